@@ -1,5 +1,43 @@
-"""agent-otel: OpenTelemetry for AI agents: one decorator, one `configure()` call."""
+"""agent-otel: OpenTelemetry for AI agents: one decorator, one `configure()` call.
+
+    import agent_otel
+    agent_otel.configure(service_name="support-bot")
+
+    @agent_otel.agent(name="planner")
+    async def run(task): ...
+"""
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+from agent_otel.config import ConfigError, configure, force_flush, shutdown  # noqa: E402
+from agent_otel.context import current_span, wrap_context  # noqa: E402
+from agent_otel.decorators import Traced, agent, inference, llm, step, tool, workflow  # noqa: E402
+from agent_otel.usage import record_usage  # noqa: E402
+
+
+def instrument(names: list[str] | None = None, **kwargs: object) -> None:
+    """Auto-instrument libraries by name (all installed ones when None); see docs/instrumentation.md."""
+    from agent_otel.instrumentation import instrument as _instrument
+
+    _instrument(names, **kwargs)
+
+
+__all__ = [
+    "ConfigError",
+    "Traced",
+    "agent",
+    "configure",
+    "current_span",
+    "force_flush",
+    "inference",
+    "instrument",
+    "llm",
+    "record_usage",
+    "shutdown",
+    "step",
+    "tool",
+    "workflow",
+    "wrap_context",
+]

@@ -19,6 +19,8 @@ OP_GENERATE_CONTENT: Final = "generate_content"
 OP_EMBEDDINGS: Final = "embeddings"
 # Local model inference (onnxruntime etc.) is not a named GenAI operation; we use our own.
 OP_INFERENCE: Final = "inference"
+OP_PLAN: Final = "plan"
+OP_RETRIEVAL: Final = "retrieval"
 
 # --- gen_ai.* attributes ------------------------------------------------------------------
 GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
@@ -53,6 +55,7 @@ SERVER_PORT: Final = "server.port"
 
 # --- agent-otel's own attributes (no convention exists) ----------------------------------
 AGENT_OTEL_KIND: Final = "agent_otel.kind"  # agent | step | tool | llm | inference
+AGENT_OTEL_NAME: Final = "agent_otel.name"  # the agent/step/tool/model name, on every kind
 AGENT_OTEL_STEP_NAME: Final = "agent_otel.step.name"
 AGENT_OTEL_BATCH_SIZE: Final = "agent_otel.inference.batch_size"
 AGENT_OTEL_ARGS: Final = "agent_otel.input"  # opt-in content of steps/agents
@@ -63,12 +66,14 @@ KIND_STEP: Final = "step"
 KIND_TOOL: Final = "tool"
 KIND_LLM: Final = "llm"
 KIND_INFERENCE: Final = "inference"
+KIND_WORKFLOW: Final = "workflow"
 
 # --- metrics ----------------------------------------------------------------------------
 METRIC_OPERATION_DURATION: Final = "gen_ai.client.operation.duration"  # s
 METRIC_TOKEN_USAGE: Final = "gen_ai.client.token.usage"  # {token}
 METRIC_INVOKE_AGENT_DURATION: Final = "gen_ai.invoke_agent.duration"  # s (as util-genai)
 METRIC_EXECUTE_TOOL_DURATION: Final = "gen_ai.execute_tool.duration"  # s (as util-genai)
+METRIC_WORKFLOW_DURATION: Final = "gen_ai.workflow.duration"  # s (util-genai 1.3b0 says invoke_workflow)
 METRIC_CALLS: Final = "agent_otel.calls"  # {call}; attribute agent_otel.kind
 METRIC_ERRORS: Final = "agent_otel.errors"  # {error}; attribute agent_otel.kind, error.type
 METRIC_DURATION: Final = "agent_otel.duration"  # s; every agent/step/tool/llm/inference call

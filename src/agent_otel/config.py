@@ -1,0 +1,320 @@
+"""`configure()` / `shutdown()` / `force_flush()`: the one call that wires the OpenTelemetry SDK.
+
+It builds tracer, meter and logger providers with a resource describing the service, host and
+process, picks exporters (OTLP gRPC or HTTP to a collector, the embedded local store, the
+console, or none) and installs them as the global providers, so the decorators and any other
+OpenTelemetry instrumentation in the process report through them.
+
+The global providers of OpenTelemetry can be set once per process; a second `configure()` is
+therefore a no-op with a warning, as with `opentelemetry-instrument`. Export queues are bounded
+(`max_queue_size`); the SDK's own metrics (`otel.sdk.processor.span.processed` with
+`error.type=queue_full`, `otel.sdk.exporter.span.exported` with the failure's `error.type`) are
+switched on so an unreachable collector shows up as a counted drop.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import socket
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry import metrics, trace
+from opentelemetry._logs import set_logger_provider
+from opentelemetry.instrumentation.logging.handler import LoggingHandler
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+from agent_otel import __version__, content, semconv
+
+_logger = logging.getLogger("agent_otel")
+EXPORTERS = ("otlp", "local", "console", "none")
+PROTOCOLS = ("grpc", "http/protobuf")
+EXPORT_TIMEOUT_S = 5.0
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message names the option and the value."""
+
+
+@dataclass
+class _State:
+    tracer_provider: TracerProvider
+    meter_provider: MeterProvider
+    logger_provider: LoggerProvider
+    log_handler: logging.Handler | None
+    exporter: str
+    extras: list[Any] = field(default_factory=list)
+
+
+_lock = threading.Lock()
+_state: _State | None = None
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value.strip() if value and value.strip() else None
+
+
+def _parse_headers(raw: str | Mapping[str, str] | None, where: str) -> dict[str, str] | None:
+    if raw is None:
+        return None
+    if isinstance(raw, Mapping):
+        return {str(k): str(v) for k, v in raw.items()}
+    headers = {}
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        if "=" not in part:
+            raise ConfigError(f"{where}: header {part.strip()!r} is not key=value")
+        key, value = part.split("=", 1)
+        headers[key.strip()] = value.strip()
+    return headers
+
+
+def _ratio(value: Any, where: str) -> float:
+    try:
+        ratio = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: expected a number between 0 and 1, got {value!r}") from None
+    if not 0.0 <= ratio <= 1.0:
+        raise ConfigError(f"{where}: expected a number between 0 and 1, got {value!r}")
+    return ratio
+
+
+def _positive(value: Any, where: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: expected a positive number, got {value!r}") from None
+    if number <= 0:
+        raise ConfigError(f"{where}: expected a positive number, got {value!r}")
+    return number
+
+
+def build_resource(
+    service_name: str | None,
+    service_version: str | None,
+    environment: str | None,
+    resource_attributes: Mapping[str, Any] | None,
+) -> Resource:
+    """Service, host and process attributes; OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME merge in."""
+    attrs: dict[str, Any] = {
+        "host.name": socket.gethostname(),
+        "process.pid": os.getpid(),
+        "process.runtime.name": platform.python_implementation().lower(),
+        "process.runtime.version": platform.python_version(),
+        "telemetry.distro.name": "agent-otel",
+        "telemetry.distro.version": __version__,
+    }
+    if service_version:
+        attrs["service.version"] = service_version
+    if environment:
+        attrs["deployment.environment.name"] = environment
+    attrs.update(resource_attributes or {})
+    resource = Resource.create(attrs)  # merges OTEL_RESOURCE_ATTRIBUTES / OTEL_SERVICE_NAME
+    name = service_name or _env("OTEL_SERVICE_NAME")
+    if name:
+        resource = resource.merge(Resource({"service.name": name}))
+    return resource
+
+
+def _otlp_exporters(endpoint: str | None, protocol: str, headers: dict[str, str] | None):
+    kwargs: dict[str, Any] = {"timeout": EXPORT_TIMEOUT_S}
+    if headers:
+        kwargs["headers"] = headers
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        if endpoint:
+            kwargs["endpoint"] = endpoint
+            kwargs["insecure"] = endpoint.startswith("http://")
+        return OTLPSpanExporter(**kwargs), OTLPMetricExporter(**kwargs), OTLPLogExporter(**kwargs)
+
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    def at(path: str) -> dict[str, Any]:
+        return {**kwargs, "endpoint": endpoint.rstrip("/") + path} if endpoint else kwargs
+
+    return (
+        OTLPSpanExporter(**at("/v1/traces")),
+        OTLPMetricExporter(**at("/v1/metrics")),
+        OTLPLogExporter(**at("/v1/logs")),
+    )
+
+
+def _exporters(kind: str, endpoint: str | None, protocol: str, headers: dict[str, str] | None, store_path: str | None):
+    if kind == "otlp":
+        return _otlp_exporters(endpoint, protocol, headers)
+    if kind == "local":
+        from agent_otel.localstore import open_exporters
+
+        local = open_exporters(store_path)
+        return local.spans, local.metrics, local.logs
+    if kind == "console":
+        from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter
+        from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+        return ConsoleSpanExporter(), ConsoleMetricExporter(), ConsoleLogRecordExporter()
+    return None, None, None
+
+
+def configure(
+    service_name: str | None = None,
+    *,
+    exporter: str | None = None,
+    endpoint: str | None = None,
+    protocol: str | None = None,
+    headers: str | Mapping[str, str] | None = None,
+    service_version: str | None = None,
+    environment: str | None = None,
+    resource_attributes: Mapping[str, Any] | None = None,
+    sample_ratio: float | None = None,
+    capture_content: bool | None = None,
+    max_content_length: int | None = None,
+    redact_patterns: Sequence[str] = (),
+    metric_interval: float | None = None,
+    max_queue_size: int = 2048,
+    store_path: str | None = None,
+    instrument: Sequence[str] | None = None,
+    resource_metrics: bool = False,
+    log_level: int | None = None,
+) -> None:
+    """Install OpenTelemetry providers and exporters for this process.
+
+    exporter: "otlp" (to a collector; the default when an endpoint is given or
+    OTEL_EXPORTER_OTLP_ENDPOINT is set), "local" (the embedded store that `agent-otel report`
+    reads; the default otherwise), "console" or "none". Env: AGENT_OTEL_EXPORTER, OTEL_SERVICE_NAME,
+    OTEL_EXPORTER_OTLP_ENDPOINT/PROTOCOL/HEADERS, OTEL_RESOURCE_ATTRIBUTES,
+    OTEL_TRACES_SAMPLER_ARG, OTEL_METRIC_EXPORT_INTERVAL (ms), AGENT_OTEL_STORE.
+    Raises ConfigError on a bad value: a misconfiguration is the one error we do not hide.
+    """
+    global _state
+    with _lock:
+        if _state is not None:
+            _logger.warning("agent_otel.configure() was already called; keeping the first configuration")
+            return
+
+        endpoint = endpoint or _env("OTEL_EXPORTER_OTLP_ENDPOINT")
+        kind = (exporter or _env(semconv.ENV_EXPORTER) or ("otlp" if endpoint else "local")).lower()
+        if kind not in EXPORTERS:
+            raise ConfigError(f"exporter: expected one of {', '.join(EXPORTERS)}, got {kind!r}")
+        protocol = (protocol or _env("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc").lower()
+        if protocol not in PROTOCOLS:
+            raise ConfigError(f"protocol (OTEL_EXPORTER_OTLP_PROTOCOL): expected grpc or http/protobuf, got {protocol!r}")
+        header_map = _parse_headers(headers if headers is not None else _env("OTEL_EXPORTER_OTLP_HEADERS"), "headers (OTEL_EXPORTER_OTLP_HEADERS)")
+        ratio_raw = sample_ratio if sample_ratio is not None else _env("OTEL_TRACES_SAMPLER_ARG")
+        ratio = _ratio(ratio_raw, "sample_ratio (OTEL_TRACES_SAMPLER_ARG)") if ratio_raw is not None else None
+        interval_ms = (
+            _positive(metric_interval, "metric_interval") * 1000
+            if metric_interval is not None
+            else _positive(_env("OTEL_METRIC_EXPORT_INTERVAL") or 10000, "OTEL_METRIC_EXPORT_INTERVAL")
+        )
+        if int(max_queue_size) <= 0:
+            raise ConfigError(f"max_queue_size: expected a positive integer, got {max_queue_size!r}")
+        policy = content.ContentPolicy.from_env()
+        if capture_content is not None:
+            policy.capture = bool(capture_content)
+        if max_content_length is not None:
+            policy.max_length = int(_positive(max_content_length, "max_content_length"))
+        policy.patterns = content.compile_patterns(redact_patterns)
+
+        # The SDK's own processor/exporter metrics make drops visible (bounded queue, failed export).
+        os.environ.setdefault("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "true")
+        resource = build_resource(service_name, service_version, environment, resource_attributes)
+        span_exp, metric_exp, log_exp = _exporters(kind, endpoint, protocol, header_map, store_path or _env(semconv.ENV_STORE_PATH))
+
+        readers = []
+        if metric_exp is not None:
+            readers.append(
+                PeriodicExportingMetricReader(
+                    metric_exp, export_interval_millis=interval_ms, export_timeout_millis=EXPORT_TIMEOUT_S * 1000
+                )
+            )
+        meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+        sampler = ParentBased(TraceIdRatioBased(ratio)) if ratio is not None else None
+        tracer_provider = TracerProvider(resource=resource, sampler=sampler)
+        if span_exp is not None:
+            tracer_provider.add_span_processor(
+                BatchSpanProcessor(
+                    span_exp,
+                    max_queue_size=int(max_queue_size),
+                    export_timeout_millis=EXPORT_TIMEOUT_S * 1000,
+                    meter_provider=meter_provider,
+                )
+            )
+        logger_provider = LoggerProvider(resource=resource)
+        handler = None
+        if log_exp is not None:
+            logger_provider.add_log_record_processor(
+                BatchLogRecordProcessor(log_exp, max_queue_size=int(max_queue_size), export_timeout_millis=EXPORT_TIMEOUT_S * 1000)
+            )
+            handler = LoggingHandler(level=log_level or logging.NOTSET, logger_provider=logger_provider)
+            logging.getLogger().addHandler(handler)
+
+        trace.set_tracer_provider(tracer_provider)
+        metrics.set_meter_provider(meter_provider)
+        set_logger_provider(logger_provider)
+        content.set_policy(policy)
+        _state = _State(tracer_provider, meter_provider, logger_provider, handler, kind)
+
+    if instrument:
+        from agent_otel.instrumentation import instrument as _instrument
+
+        _instrument(list(instrument))
+    if resource_metrics:
+        from agent_otel.resources import start_resource_metrics
+
+        start_resource_metrics(meter_provider)
+
+
+def force_flush(timeout_s: float = EXPORT_TIMEOUT_S) -> bool:
+    """Export everything buffered now (e.g. before a short script exits or a report runs)."""
+    state = _state
+    if state is None:
+        return True
+    ms = int(timeout_s * 1000)
+    ok = state.tracer_provider.force_flush(ms)
+    ok = state.logger_provider.force_flush(ms) and ok
+    ok = state.meter_provider.force_flush(ms) and ok
+    return bool(ok)
+
+
+def shutdown(timeout_s: float = EXPORT_TIMEOUT_S) -> None:
+    """Flush and stop exporting; bounded by the export timeouts, never hangs the app's exit."""
+    global _state
+    with _lock:
+        state, _state = _state, None
+    if state is None:
+        return
+    if state.log_handler is not None:
+        logging.getLogger().removeHandler(state.log_handler)
+    for provider in (state.tracer_provider, state.logger_provider):
+        try:
+            provider.shutdown()
+        except Exception:  # noqa: BLE001
+            _logger.warning("agent-otel: %s did not shut down cleanly", type(provider).__name__, exc_info=True)
+    try:
+        state.meter_provider.shutdown(timeout_millis=timeout_s * 1000)
+    except Exception:  # noqa: BLE001
+        _logger.warning("agent-otel: MeterProvider did not shut down cleanly", exc_info=True)
+
+
+def configured_exporter() -> str | None:
+    """Which exporter `configure()` chose, or None before it ran."""
+    return _state.exporter if _state else None

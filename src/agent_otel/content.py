@@ -1,0 +1,134 @@
+"""Opt-in content capture: whether to record arguments/results, and how to make them safe.
+
+Content (prompts, tool arguments, results) is never recorded unless the user opts in, with
+``configure(capture_content=True)``, a decorator's ``capture_content=True``, or the env var
+``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` / ``AGENT_OTEL_CAPTURE_CONTENT``.
+What is recorded is serialised, truncated and redacted for secrets before it leaves the process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent_otel import semconv
+
+_TRUE = {"1", "true", "yes", "on"}
+DEFAULT_MAX_LENGTH = 4096
+REDACTED = "[REDACTED]"
+
+# Default secret shapes: API keys of the common providers, bearer/basic credentials, AWS keys,
+# JWTs, e-mail addresses. More can be added with `configure(redact_patterns=[...])`.
+DEFAULT_PATTERNS: tuple[str, ...] = (
+    r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_\-]{16,}",
+    r"(?i)\bbearer\s+[A-Za-z0-9._~+/\-]+=*",
+    r"(?i)\bbasic\s+[A-Za-z0-9+/]{8,}=*",
+    r"\bAKIA[0-9A-Z]{16}\b",
+    r"\bgh[pousr]_[A-Za-z0-9]{30,}\b",
+    r"\beyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+",
+    r"(?i)(?:api[_-]?key|secret|password|token)[\"']?\s*[:=]\s*[\"']?[^\s\"',}]{4,}",
+    r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}",
+)
+
+
+def _env_flag(*names: str) -> bool:
+    return any(os.environ.get(n, "").strip().lower() in _TRUE for n in names)
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+        if value <= 0:
+            raise ValueError
+        return value
+    except ValueError:
+        raise ValueError(f"{name}={raw!r}: expected a positive integer") from None
+
+
+@dataclass
+class ContentPolicy:
+    """Process-wide content settings; `configure()` replaces it, env vars give the defaults."""
+
+    capture: bool = False
+    max_length: int = DEFAULT_MAX_LENGTH
+    patterns: tuple[re.Pattern[str], ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_env(cls) -> ContentPolicy:
+        return cls(
+            capture=_env_flag(semconv.ENV_CAPTURE_CONTENT, semconv.ENV_AGENT_OTEL_CAPTURE_CONTENT),
+            max_length=_env_int(semconv.ENV_MAX_CONTENT_LENGTH, DEFAULT_MAX_LENGTH),
+            patterns=compile_patterns(()),
+        )
+
+
+def compile_patterns(extra: Iterable[str]) -> tuple[re.Pattern[str], ...]:
+    """Default secret patterns plus the user's; a bad regex is an error naming it."""
+    out = []
+    for p in (*DEFAULT_PATTERNS, *extra):
+        try:
+            out.append(re.compile(p))
+        except re.error as exc:
+            raise ValueError(f"redact pattern {p!r} is not a valid regular expression: {exc}") from None
+    return tuple(out)
+
+
+_policy: ContentPolicy | None = None
+
+
+def policy() -> ContentPolicy:
+    global _policy
+    if _policy is None:
+        try:
+            _policy = ContentPolicy.from_env()
+        except ValueError:
+            _policy = ContentPolicy(patterns=compile_patterns(()))
+    return _policy
+
+
+def set_policy(new: ContentPolicy | None) -> None:
+    """Install a policy (None: re-read the environment at next use)."""
+    global _policy
+    _policy = new
+
+
+def redact(text: str, pol: ContentPolicy | None = None) -> str:
+    for pattern in (pol or policy()).patterns:
+        text = pattern.sub(REDACTED, text)
+    return text
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, (bytes, bytearray)):
+        return obj.decode("utf-8", errors="replace")
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    return repr(obj)
+
+
+def render(value: Any, pol: ContentPolicy | None = None) -> str:
+    """A value as a bounded, redacted string attribute (JSON where it can be)."""
+    pol = pol or policy()
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = json.dumps(value, default=_default, ensure_ascii=False)
+        except (ValueError, TypeError, RecursionError):
+            text = repr(value)
+    # Truncate before redaction (bounded work), then again after (replacements may grow it).
+    limit = pol.max_length
+    if len(text) > limit * 2:
+        text = text[: limit * 2]
+    text = redact(text, pol)
+    if len(text) > limit:
+        text = text[: max(limit - 3, 0)] + "..."
+    # Lone surrogates are not valid UTF-8 and would fail the OTLP encoder.
+    return text.encode("utf-8", errors="replace").decode("utf-8")
