@@ -30,7 +30,7 @@ DEFAULT_PATTERNS: tuple[str, ...] = (
     r"\bAKIA[0-9A-Z]{16}\b",
     r"\bgh[pousr]_[A-Za-z0-9]{30,}\b",
     r"\beyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+",
-    r"(?i)(?:api[_-]?key|secret|password|token)[\"']?\s*[:=]\s*[\"']?[^\s\"',}]{4,}",
+    r"(?i)(?:api[_-]?key|secret|password|passwd|token|authorization)[\"']?\s*[:=]\s*[\"']?(?P<secret>[^\s\"',}]{4,})",
     r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}",
 )
 
@@ -99,9 +99,18 @@ def set_policy(new: ContentPolicy | None) -> None:
     _policy = new
 
 
+def _replace(match: re.Match[str]) -> str:
+    """Replace the whole match, or only its `secret` group so `"api_key": ...` keeps its key."""
+    if "secret" in match.re.groupindex and match.group("secret") is not None:
+        start, end = match.span("secret")
+        whole = match.group(0)
+        return whole[: start - match.start()] + REDACTED + whole[end - match.start() :]
+    return REDACTED
+
+
 def redact(text: str, pol: ContentPolicy | None = None) -> str:
     for pattern in (pol or policy()).patterns:
-        text = pattern.sub(REDACTED, text)
+        text = pattern.sub(_replace, text)
     return text
 
 
@@ -122,7 +131,10 @@ def render(value: Any, pol: ContentPolicy | None = None) -> str:
         try:
             text = json.dumps(value, default=_default, ensure_ascii=False)
         except (ValueError, TypeError, RecursionError):
-            text = repr(value)
+            try:
+                text = repr(value)
+            except Exception:  # noqa: BLE001 - RecursionError, or a user __repr__ that raises
+                text = f"<{type(value).__qualname__}: not representable>"
     # Truncate before redaction (bounded work), then again after (replacements may grow it).
     limit = pol.max_length
     if len(text) > limit * 2:

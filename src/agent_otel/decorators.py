@@ -66,6 +66,8 @@ def _make_spec(kind: str, name: str | None, opts: dict[str, Any]) -> _Spec:
     span_kind = SpanKind.INTERNAL
     provider = opts.get("provider") or opts.get("system")
     batch_from_args = False
+    if name is None and kind not in (semconv.KIND_LLM, semconv.KIND_INFERENCE):
+        name = kind
 
     if kind == semconv.KIND_AGENT:
         op = semconv.OP_INVOKE_AGENT
@@ -359,7 +361,7 @@ class Traced:
         self._spec: _Spec | None = None
         self._open: list[tuple[Span, object, float] | None] = []
 
-    def _spec_for(self, fallback_name: str) -> _Spec:
+    def _spec_for(self, fallback_name: str | None) -> _Spec:
         return _make_spec(self._kind, self._name or fallback_name, self._opts)
 
     def __call__(self, func: F) -> F:
@@ -378,7 +380,7 @@ class Traced:
     def _enter(self) -> Span:
         try:
             if self._spec is None:
-                self._spec = self._spec_for(self._kind)
+                self._spec = self._spec_for(None)
             started = _begin(self._spec, (), {}, None)
         except Exception as internal:  # noqa: BLE001
             report_internal_error("decorators.enter", internal)

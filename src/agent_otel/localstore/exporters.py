@@ -1,0 +1,146 @@
+"""OpenTelemetry exporters that write into the local store (`configure(exporter="local")`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    HistogramDataPoint,
+    MetricExporter,
+    MetricExportResult,
+    MetricsData,
+)
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import StatusCode
+
+from agent_otel import semconv
+from agent_otel.localstore.store import Store
+
+_logger = logging.getLogger("agent_otel.localstore")
+
+SPAN_COLUMNS = (
+    "trace_id", "span_id", "parent_id", "service", "name", "kind", "target", "start_ns", "end_ns",
+    "duration_ms", "error", "error_type", "model", "provider", "input_tokens", "output_tokens", "attributes",
+)
+METRIC_COLUMNS = ("ts_ns", "service", "name", "unit", "attributes", "value", "count", "sum")
+LOG_COLUMNS = ("ts_ns", "service", "severity", "body", "trace_id", "span_id", "attributes")
+
+
+def _json(attrs: Any) -> str:
+    return json.dumps(dict(attrs or {}), default=str, ensure_ascii=False)
+
+
+def span_row(span: ReadableSpan) -> tuple[object, ...]:
+    a = span.attributes or {}
+    service = span.resource.attributes.get("service.name") if span.resource else None
+    error = span.status.status_code == StatusCode.ERROR
+    start, end = span.start_time or 0, span.end_time or span.start_time or 0
+    return (
+        format(span.context.trace_id, "032x"),
+        format(span.context.span_id, "016x"),
+        format(span.parent.span_id, "016x") if span.parent else None,
+        service,
+        span.name,
+        a.get(semconv.AGENT_OTEL_KIND) or "span",
+        a.get(semconv.AGENT_OTEL_NAME) or span.name,
+        start,
+        end,
+        (end - start) / 1e6,
+        int(error),
+        a.get(semconv.ERROR_TYPE) or (span.status.description if error else None),
+        a.get(semconv.GEN_AI_RESPONSE_MODEL) or a.get(semconv.GEN_AI_REQUEST_MODEL),
+        a.get(semconv.GEN_AI_PROVIDER_NAME),
+        a.get(semconv.GEN_AI_USAGE_INPUT_TOKENS),
+        a.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS),
+        _json(a),
+    )
+
+
+class LocalSpanExporter(SpanExporter):
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            self._store.write("spans", SPAN_COLUMNS, [span_row(s) for s in spans])
+            return SpanExportResult.SUCCESS
+        except Exception:  # noqa: BLE001 - counted by the SDK as a failed export
+            _logger.warning("local store: could not write %d spans", len(spans), exc_info=True)
+            return SpanExportResult.FAILURE
+
+    def shutdown(self) -> None:
+        pass
+
+
+class LocalMetricExporter(MetricExporter):
+    """Stores every data point; histograms as count and sum, the rest as their value."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(preferred_temporality={}, preferred_aggregation={})
+        self._store = store
+
+    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
+        rows = []
+        for rm in metrics_data.resource_metrics:
+            service = rm.resource.attributes.get("service.name")
+            for sm in rm.scope_metrics:
+                for metric in sm.metrics:
+                    for p in metric.data.data_points:
+                        if isinstance(p, HistogramDataPoint):
+                            rows.append((p.time_unix_nano, service, metric.name, metric.unit, _json(p.attributes), None, p.count, p.sum))
+                        else:
+                            value = getattr(p, "value", None)
+                            rows.append((p.time_unix_nano, service, metric.name, metric.unit, _json(p.attributes), value, None, None))
+        try:
+            self._store.write("metric_points", METRIC_COLUMNS, rows)
+            return MetricExportResult.SUCCESS
+        except Exception:  # noqa: BLE001
+            _logger.warning("local store: could not write %d metric points", len(rows), exc_info=True)
+            return MetricExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return True
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        pass
+
+
+class LocalLogExporter(LogRecordExporter):
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def export(self, batch: Sequence[Any]) -> LogRecordExportResult:
+        rows = []
+        for item in batch:
+            record = getattr(item, "log_record", item)
+            resource = getattr(item, "resource", None) or getattr(record, "resource", None)
+            service = resource.attributes.get("service.name") if resource else None
+            rows.append(
+                (
+                    record.timestamp or record.observed_timestamp or 0,
+                    service,
+                    record.severity_text,
+                    str(record.body),
+                    format(record.trace_id, "032x") if record.trace_id else None,
+                    format(record.span_id, "016x") if record.span_id else None,
+                    _json(record.attributes),
+                )
+            )
+        try:
+            self._store.write("logs", LOG_COLUMNS, rows)
+            return LogRecordExportResult.SUCCESS
+        except Exception:  # noqa: BLE001
+            _logger.warning("local store: could not write %d log records", len(rows), exc_info=True)
+            return LogRecordExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True
+
+    def shutdown(self) -> None:
+        pass

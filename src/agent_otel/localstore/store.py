@@ -1,0 +1,128 @@
+"""The embedded local store: one SQLite file with spans, metric points and logs.
+
+SQLite in WAL mode lets several agent processes write and a report read at the same time;
+`busy_timeout` makes concurrent writers wait instead of failing. The store is bounded: rows
+older than `retention` and spans beyond `max_spans` are deleted as new batches arrive.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from agent_otel import semconv
+
+DEFAULT_RETENTION_S = 7 * 24 * 3600
+DEFAULT_MAX_SPANS = 5_000_000
+_PRUNE_EVERY = 50  # batches
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS spans (
+    trace_id TEXT NOT NULL, span_id TEXT NOT NULL, parent_id TEXT,
+    service TEXT, name TEXT, kind TEXT, target TEXT,
+    start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, duration_ms REAL NOT NULL,
+    error INTEGER NOT NULL DEFAULT 0, error_type TEXT,
+    model TEXT, provider TEXT, input_tokens INTEGER, output_tokens INTEGER,
+    attributes TEXT
+);
+CREATE INDEX IF NOT EXISTS spans_start ON spans(start_ns);
+CREATE INDEX IF NOT EXISTS spans_trace ON spans(trace_id);
+CREATE TABLE IF NOT EXISTS metric_points (
+    ts_ns INTEGER NOT NULL, service TEXT, name TEXT NOT NULL, unit TEXT,
+    attributes TEXT, value REAL, count INTEGER, sum REAL
+);
+CREATE INDEX IF NOT EXISTS metric_points_ts ON metric_points(name, ts_ns);
+CREATE TABLE IF NOT EXISTS logs (
+    ts_ns INTEGER NOT NULL, service TEXT, severity TEXT, body TEXT,
+    trace_id TEXT, span_id TEXT, attributes TEXT
+);
+CREATE INDEX IF NOT EXISTS logs_ts ON logs(ts_ns);
+CREATE INDEX IF NOT EXISTS logs_trace ON logs(trace_id);
+"""
+
+
+def default_path() -> Path:
+    env = os.environ.get(semconv.ENV_STORE_PATH)
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
+    return Path(base) / "agent-otel" / "store.db"
+
+
+def connect(path: str | os.PathLike[str] | None = None, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection with the pragmas every reader and writer of the store needs."""
+    p = Path(path).expanduser() if path else default_path()
+    if readonly:
+        if not p.exists():
+            raise FileNotFoundError(f"local store {p} does not exist (run an agent with configure(exporter='local') first)")
+    else:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(p), timeout=30, check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout=30000")
+    if not readonly:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.executescript(SCHEMA)
+    return conn
+
+
+class Store:
+    """A writer's handle: batches go in one transaction each; pruning runs now and then."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        retention_s: float = DEFAULT_RETENTION_S,
+        max_spans: int = DEFAULT_MAX_SPANS,
+    ) -> None:
+        self.path = Path(path).expanduser() if path else default_path()
+        self.retention_s = retention_s
+        self.max_spans = max_spans
+        self._conn = connect(self.path)
+        self._lock = threading.Lock()
+        self._batches = 0
+
+    def write(self, table: str, columns: tuple[str, ...], rows: list[tuple[object, ...]]) -> None:
+        if not rows:
+            return
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(sql, rows)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._batches += 1
+            if self._batches % _PRUNE_EVERY == 1:
+                self._prune()
+
+    def _prune(self) -> None:
+        cutoff = int((time.time() - self.retention_s) * 1e9)
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            for table, column in (("spans", "start_ns"), ("metric_points", "ts_ns"), ("logs", "ts_ns")):
+                self._conn.execute(f"DELETE FROM {table} WHERE {column} < ?", (cutoff,))
+            (count,) = self._conn.execute("SELECT COUNT(*) FROM spans").fetchone()
+            if count > self.max_spans:
+                self._conn.execute(
+                    "DELETE FROM spans WHERE rowid IN (SELECT rowid FROM spans ORDER BY start_ns LIMIT ?)",
+                    (count - self.max_spans,),
+                )
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+
+    def prune(self) -> None:
+        with self._lock:
+            self._prune()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
