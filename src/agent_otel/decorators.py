@@ -93,7 +93,7 @@ def _make_spec(kind: str, name: str | None, opts: dict[str, Any]) -> _Spec:
         if model:
             attrs[semconv.GEN_AI_REQUEST_MODEL] = metric[semconv.GEN_AI_REQUEST_MODEL] = str(model)
         span_name = semconv.span_name(op, model)
-        name = name or model or op
+        name = model or name or op  # model calls are reported per model
     elif kind == semconv.KIND_INFERENCE:
         op = semconv.OP_INFERENCE
         model = opts.get("model")
@@ -105,7 +105,7 @@ def _make_spec(kind: str, name: str | None, opts: dict[str, Any]) -> _Spec:
         else:
             batch_from_args = True
         span_name = semconv.span_name(op, model)
-        name = name or model or op
+        name = model or name or op
     else:  # step
         op = None
         attrs[semconv.AGENT_OTEL_STEP_NAME] = name

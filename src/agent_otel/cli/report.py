@@ -1,8 +1,38 @@
-"""`agent-otel report` (placeholder until its issue lands)."""
+"""`agent-otel report`: a performance report of a time window, from the local store or the stack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
 
 import typer
+from rich.console import Console
+
+from agent_otel.cli.common import fail, source_options, user_errors
+
+err = Console(stderr=True)
 
 
-def report() -> None:
-    """Not built yet."""
-    raise typer.Exit(code=2)
+def report(
+    since: str = typer.Option("1h", help="Window: the last 90s, 15m, 1h, 2d..."),
+    baseline: Optional[str] = typer.Option(None, help="Baseline window FROM..TO (e.g. 24h..1h) or a saved baseline file."),
+    save_baseline: Optional[Path] = typer.Option(None, help="Save this report as a baseline file for later comparisons."),
+    service: Optional[str] = typer.Option(None, help="Only this service.name."),
+    fmt: str = typer.Option("terminal", "--format", help="terminal, json or html."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write json/html here instead of stdout."),
+    source: str = typer.Option("auto", help="local, stack, or auto (the running stack if `agent-otel stack up` ran, else local)."),
+    store: Optional[str] = typer.Option(None, help="Local store file (default: $AGENT_OTEL_STORE or ~/.local/share/agent-otel/store.db)."),
+    prices: Optional[Path] = typer.Option(None, help="Price table (YAML/JSON: model -> {input, output} USD per 1M tokens)."),
+    jaeger: Optional[str] = typer.Option(None, help="Jaeger query URL (stack source)."),
+    prometheus: Optional[str] = typer.Option(None, help="Prometheus URL (stack source)."),
+    loki: Optional[str] = typer.Option(None, help="Loki URL (stack source)."),
+) -> None:
+    """Report call counts, latency percentiles, errors, tokens, cost and bottlenecks of a window."""
+    from agent_otel.analyzer.run import make_report, write_report
+
+    if fmt not in ("terminal", "json", "html"):
+        fail(f"--format {fmt!r}: expected terminal, json or html")
+    with user_errors():
+        src = source_options(source, store=store, jaeger=jaeger, prometheus=prometheus, loki=loki)
+        rep = make_report(src, since=since, baseline=baseline, service=service, prices=prices, console=err)
+        write_report(rep, fmt, output, save_baseline)

@@ -1,0 +1,1 @@
+"""Report renderers: terminal (rich), JSON (versioned schema), self-contained HTML."""

@@ -1,0 +1,301 @@
+"""Build a performance report from a source: figures per group, bottlenecks, errors, baseline verdicts.
+
+The figures are computed on columns (numpy), so a window of a million spans takes seconds. The
+critical-path analysis, which needs whole traces, runs on the slowest traces plus a fixed-size
+random sample of the rest, so its cost does not grow with the window.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agent_otel.analyzer import stats
+from agent_otel.analyzer.critical_path import critical_path
+from agent_otel.analyzer.pricing import price_for
+from agent_otel.analyzer.sources.base import ResourceFigures, Source, SourceError, SpanFrame
+
+SCHEMA = "agent-otel/report"
+SCHEMA_VERSION = 1
+SLOWEST_TRACES = 5
+PATH_SAMPLE = 200
+BASELINE_SAMPLES = 2000
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Baseline:
+    """Latency samples and figures of the baseline: from a window of a source, or a saved file."""
+
+    label: str
+    samples: dict[tuple[str, str], np.ndarray]
+    error_rates: dict[tuple[str, str], float]
+    resources: dict[str, float | None] = field(default_factory=dict)
+
+    @classmethod
+    def from_frame(cls, label: str, frame: SpanFrame, resources: ResourceFigures) -> Baseline:
+        samples, rates = {}, {}
+        for key, idx in _group_indices(frame).items():
+            samples[key] = frame.duration_ms[idx]
+            rates[key] = float(frame.error[idx].mean()) if idx.size else 0.0
+        return cls(label, samples, rates, {"cpu_utilization": resources.cpu_utilization, "memory_rss_bytes": resources.memory_rss_bytes})
+
+    @classmethod
+    def load(cls, path: str | Path) -> Baseline:
+        p = Path(path)
+        try:
+            data = json.loads(p.read_text())
+            if data.get("schema") != SCHEMA:
+                raise ValueError(f"not an agent-otel report (schema {data.get('schema')!r})")
+            samples, rates = {}, {}
+            for g in data["groups"]:
+                key = (g["kind"], g["name"])
+                samples[key] = np.asarray(g.get("latency_samples_ms") or [], dtype=np.float64)
+                rates[key] = float(g["error_rate"])
+            res = data.get("resources") or {}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise SourceError(f"baseline file {p}: {exc}") from None
+        return cls(f"file {p.name}", samples, rates, {"cpu_utilization": res.get("cpu_utilization"), "memory_rss_bytes": res.get("memory_rss_bytes")})
+
+
+@dataclass
+class Report:
+    data: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.data
+
+    def to_json(self, *, with_samples: bool = False) -> str:
+        data = self.data
+        if not with_samples:
+            data = {**data, "groups": [{k: v for k, v in g.items() if k != "latency_samples_ms"} for g in data["groups"]]}
+        return json.dumps(data, indent=2, default=float)
+
+
+def _group_indices(frame: SpanFrame) -> dict[tuple[str, str], np.ndarray]:
+    if len(frame) == 0:
+        return {}
+    keys = np.char.add(np.char.add(frame.kind.astype(str), "\x1f"), frame.target.astype(str))
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(len(uniq) + 1))
+    out = {}
+    for i, key in enumerate(uniq):
+        kind, name = str(key).split("\x1f", 1)
+        out[(kind, name)] = order[bounds[i] : bounds[i + 1]]
+    return out
+
+
+def _costs(frame: SpanFrame, prices: dict[str, tuple[float, float]]) -> tuple[np.ndarray, set[str]]:
+    cost = np.zeros(len(frame))
+    unpriced: set[str] = set()
+    has_tokens = ~(np.isnan(frame.input_tokens) & np.isnan(frame.output_tokens))
+    for model in set(frame.model[has_tokens]) - {None}:
+        price = price_for(model, prices)
+        rows = has_tokens & (frame.model == model)
+        if price is None:
+            unpriced.add(str(model))
+            continue
+        cost[rows] = (np.nan_to_num(frame.input_tokens[rows]) * price[0] + np.nan_to_num(frame.output_tokens[rows]) * price[1]) / 1e6
+    return cost, unpriced
+
+
+def _bottlenecks(source: Source, frame: SpanFrame, progress: Progress) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    roots = np.flatnonzero(np.array([p is None for p in frame.parent_id], dtype=bool)) if len(frame) else np.array([], dtype=int)
+    if roots.size == 0:
+        return [], [], 0
+    by_duration = roots[np.argsort(frame.duration_ms[roots])[::-1]]
+    slowest = list(by_duration[:SLOWEST_TRACES])
+    rest = by_duration[SLOWEST_TRACES:]
+    rng = np.random.default_rng(0)
+    sample = list(rng.choice(rest, min(PATH_SAMPLE, rest.size), replace=False)) if rest.size else []
+    totals: dict[tuple[str, str], float] = defaultdict(float)
+    total_ms = 0.0
+    slow_out = []
+    chosen = slowest + sample
+    for n, i in enumerate(chosen):
+        if n % 50 == 0:
+            progress(f"critical paths {n}/{len(chosen)}")
+        trace_id = frame.trace_id[i]
+        path = critical_path(source.trace(trace_id))
+        for span, own_ms in path:
+            totals[(span.kind, span.target)] += own_ms
+            total_ms += own_ms
+        if n < len(slowest):
+            slow_out.append(
+                {
+                    "trace_id": trace_id,
+                    "duration_ms": round(float(frame.duration_ms[i]), 3),
+                    "root": f"{frame.kind[i]} {frame.target[i]}",
+                    "critical_path": [{"kind": s.kind, "name": s.target, "self_ms": round(ms, 3)} for s, ms in path if ms > 0],
+                }
+            )
+    ranking = sorted(
+        ({"kind": k, "name": n, "critical_path_ms": round(ms, 3), "share": round(ms / total_ms, 4) if total_ms else 0.0} for (k, n), ms in totals.items()),
+        key=lambda r: r["critical_path_ms"],
+        reverse=True,
+    )
+    return ranking, slow_out, int(roots.size)
+
+
+def _errors(source: Source, frame: SpanFrame) -> list[dict[str, Any]]:
+    idx = np.flatnonzero(frame.error)
+    if idx.size == 0:
+        return []
+    groups: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+    for i in idx:
+        groups[(frame.kind[i], frame.target[i], frame.error_type[i] or "error")].append(int(i))
+    top = sorted(groups.items(), key=lambda kv: len(kv[1]), reverse=True)[:10]
+    latest = {key: max(rows, key=lambda r: frame.start_ns[r]) for key, rows in top}
+    logs = source.error_logs([frame.trace_id[r] for r in latest.values()])
+    return [
+        {
+            "kind": k, "name": n, "error_type": e, "count": len(rows),
+            "trace_id": frame.trace_id[latest[(k, n, e)]],
+            "log_excerpt": (logs.get(frame.trace_id[latest[(k, n, e)]]) or "")[:300] or None,
+        }
+        for (k, n, e), rows in top
+    ]
+
+
+def _recommendations(groups: list[dict[str, Any]], bottlenecks: list[dict[str, Any]], total_cost: float) -> list[str]:
+    recs = []
+    by_key = {(g["kind"], g["name"]): g for g in groups}
+    for b in [b for b in bottlenecks if b["kind"] not in ("agent", "workflow")][:2]:
+        g = by_key.get((b["kind"], b["name"]))
+        text = f"{b['kind']} {b['name']} is {b['share'] * 100:.0f}% of the critical path"
+        cmp = (g or {}).get("baseline") or {}
+        if cmp.get("status") == "degraded":
+            text += f"; p95 up {cmp['p95_change_pct']:.0f}% since baseline"
+        recs.append(text + ": make it faster, cache it, or run it concurrently with other work.")
+    for g in groups:
+        cmp = g.get("baseline") or {}
+        if cmp.get("status") == "degraded" and not any(f"{g['kind']} {g['name']} is" in r for r in recs):
+            recs.append(f"{g['kind']} {g['name']}: p95 {cmp['p95_ms']:.0f} ms, up {cmp['p95_change_pct']:.0f}% since baseline (p={cmp['p_value']:.3g}).")
+        if g["count"] >= 5 and g["error_rate"] >= 0.05:
+            recs.append(f"{g['kind']} {g['name']} fails {g['error_rate'] * 100:.0f}% of {g['count']} calls: see the top errors for a trace id.")
+    if total_cost > 0:
+        top = max((g for g in groups if g["cost_usd"] > 0), key=lambda g: g["cost_usd"], default=None)
+        if top and top["cost_usd"] / total_cost >= 0.5:
+            recs.append(f"{top['kind']} {top['name']} is {top['cost_usd'] / total_cost * 100:.0f}% of token cost: a cheaper model or a cache there pays most.")
+    return recs
+
+
+def build_report(
+    source: Source,
+    start_ns: int,
+    end_ns: int,
+    *,
+    service: str | None = None,
+    baseline: Baseline | None = None,
+    prices: dict[str, tuple[float, float]] | None = None,
+    thresholds: stats.Thresholds = stats.Thresholds(),
+    progress: Progress = lambda _msg: None,
+) -> Report:
+    """The report of the window [start_ns, end_ns) of `source` (optionally one service)."""
+    from agent_otel.analyzer.pricing import DEFAULT_PRICES
+
+    t0 = time.perf_counter()
+    if service and service not in source.services():
+        raise SourceError(f"unknown service {service!r}; {source.name} knows: {', '.join(source.services()) or 'none'}")
+    progress(f"reading spans from {source.name}")
+    frame = source.spans(start_ns, end_ns, service)
+    if len(frame) == 0:
+        raise SourceError(f"no spans in the window ({source.name}{', service ' + service if service else ''})")
+    window_s = max((end_ns - start_ns) / 1e9, 1e-9)
+    cost, unpriced = _costs(frame, prices or DEFAULT_PRICES)
+    progress(f"aggregating {len(frame):,} spans")
+    groups = []
+    rng = np.random.default_rng(0)
+    for (kind, name), idx in sorted(_group_indices(frame).items(), key=lambda kv: -frame.duration_ms[kv[1]].sum()):
+        durations = frame.duration_ms[idx]
+        errors = int(frame.error[idx].sum())
+        g: dict[str, Any] = {
+            "kind": kind,
+            "name": name,
+            "count": int(idx.size),
+            "throughput_per_s": round(idx.size / window_s, 4),
+            "errors": errors,
+            "error_rate": round(errors / idx.size, 4),
+            "latency_ms": stats.latency_summary(durations),
+            "total_ms": round(float(durations.sum()), 3),
+            "input_tokens": int(np.nansum(frame.input_tokens[idx])),
+            "output_tokens": int(np.nansum(frame.output_tokens[idx])),
+            "cost_usd": round(float(cost[idx].sum()), 6),
+            "latency_samples_ms": [round(float(v), 3) for v in (durations if durations.size <= BASELINE_SAMPLES else rng.choice(durations, BASELINE_SAMPLES, replace=False))],
+        }
+        if baseline is not None:
+            key = (kind, name)
+            g["baseline"] = stats.compare_latency(durations, baseline.samples.get(key, np.array([])), thresholds)
+            if key in baseline.error_rates:
+                g["baseline"]["error_rate_change_points"] = round((g["error_rate"] - baseline.error_rates[key]) * 100, 2)
+        groups.append(g)
+
+    bottlenecks, slowest, trace_count = _bottlenecks(source, frame, progress)
+    errors = _errors(source, frame)
+    res = source.resources(start_ns, end_ns, service)
+    resources: dict[str, Any] = {
+        "cpu_utilization": res.cpu_utilization,
+        "memory_rss_bytes": res.memory_rss_bytes,
+        "gpu_utilization": res.gpu_utilization,
+        "gpu_memory_bytes": res.gpu_memory_bytes,
+    }
+    if baseline is not None:
+        resources["baseline"] = {
+            "cpu_utilization": stats.compare_level(res.cpu_utilization, baseline.resources.get("cpu_utilization"), thresholds.resource_pct),
+            "memory_rss_bytes": stats.compare_level(res.memory_rss_bytes, baseline.resources.get("memory_rss_bytes"), thresholds.resource_pct),
+        }
+    total_cost = float(cost.sum())
+    data = {
+        "schema": SCHEMA,
+        "version": SCHEMA_VERSION,
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "source": source.name,
+        "service": service,
+        "window": {"start_ns": start_ns, "end_ns": end_ns, "seconds": round(window_s, 3)},
+        "baseline_label": baseline.label if baseline else None,
+        "totals": {
+            "spans": len(frame),
+            "traces": trace_count,
+            "errors": int(frame.error.sum()),
+            "error_rate": round(float(frame.error.mean()), 4),
+            "input_tokens": int(np.nansum(frame.input_tokens)),
+            "output_tokens": int(np.nansum(frame.output_tokens)),
+            "cost_usd": round(total_cost, 6),
+            "unpriced_models": sorted(unpriced),
+        },
+        "groups": groups,
+        "bottlenecks": bottlenecks,
+        "slowest_traces": slowest,
+        "errors": errors,
+        "resources": resources,
+        "timeseries": _timeseries(frame, start_ns, end_ns),
+        "recommendations": _recommendations(groups, bottlenecks, total_cost),
+        "analysis_seconds": None,
+    }
+    data["analysis_seconds"] = round(time.perf_counter() - t0, 3)
+    return Report(data)
+
+
+def _timeseries(frame: SpanFrame, start_ns: int, end_ns: int, buckets: int = 30) -> dict[str, Any]:
+    """Calls, errors and p95 latency of top-level spans over the window, for the HTML chart."""
+    lo = int(frame.start_ns.min())
+    hi = int(frame.start_ns.max()) + 1
+    edges = np.linspace(lo, hi, buckets + 1)
+    which = np.clip(np.searchsorted(edges, frame.start_ns, side="right") - 1, 0, buckets - 1)
+    calls = np.bincount(which, minlength=buckets)
+    errors = np.bincount(which, weights=frame.error.astype(float), minlength=buckets)
+    return {
+        "bucket_start_ns": [int(e) for e in edges[:-1]],
+        "bucket_seconds": round((hi - lo) / buckets / 1e9, 3),
+        "calls": calls.tolist(),
+        "errors": [int(e) for e in errors],
+    }

@@ -1,0 +1,90 @@
+"""The local store as a report source: plain SQL over the SQLite file the SDK wrote."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+from agent_otel.analyzer.sources.base import ResourceFigures, SourceError, SpanFrame, TraceSpan
+from agent_otel.localstore.store import connect, default_path
+
+# Metric names of the resource metrics (OTel process/hardware conventions) the report shows.
+CPU_METRIC = "process.cpu.utilization"
+MEMORY_METRIC = "process.memory.usage"
+GPU_UTIL_METRIC = "hw.gpu.utilization"
+GPU_MEMORY_METRIC = "hw.gpu.memory.usage"
+
+
+def severity_rank(severity: str | None) -> int:
+    s = (severity or "").upper()
+    if s.startswith(("ERROR", "FATAL", "CRIT")):
+        return 3
+    if s.startswith("WARN"):
+        return 2
+    return 1
+
+
+class LocalSource:
+    name = "local"
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = path or default_path()
+        try:
+            self._conn = connect(self.path, readonly=True)
+            self._conn.execute("SELECT 1 FROM spans LIMIT 1")
+        except FileNotFoundError as exc:
+            raise SourceError(str(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            raise SourceError(f"local store {self.path} is not readable: {exc}") from None
+
+    def services(self) -> list[str]:
+        return [r[0] for r in self._conn.execute("SELECT DISTINCT service FROM spans WHERE service IS NOT NULL ORDER BY 1")]
+
+    def spans(self, start_ns: int, end_ns: int, service: str | None) -> SpanFrame:
+        sql = (
+            "SELECT kind, target, service, start_ns, duration_ms, error, error_type, model, "
+            "input_tokens, output_tokens, trace_id, parent_id FROM spans WHERE start_ns >= ? AND start_ns < ?"
+        )
+        args: list[object] = [start_ns, end_ns]
+        if service:
+            sql += " AND service = ?"
+            args.append(service)
+        return SpanFrame.from_rows(self._conn.execute(sql, args).fetchall())
+
+    def trace(self, trace_id: str) -> list[TraceSpan]:
+        rows = self._conn.execute(
+            "SELECT span_id, parent_id, name, kind, target, start_ns, end_ns, error FROM spans WHERE trace_id = ?",
+            (trace_id,),
+        ).fetchall()
+        return [TraceSpan(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in rows]
+
+    def error_logs(self, trace_ids: list[str]) -> dict[str, str]:
+        if not trace_ids:
+            return {}
+        marks = ",".join("?" * len(trace_ids))
+        rows = self._conn.execute(
+            f"SELECT trace_id, severity, body FROM logs WHERE trace_id IN ({marks}) ORDER BY ts_ns", trace_ids
+        ).fetchall()
+        best: dict[str, tuple[int, str]] = {}
+        for trace_id, severity, body in rows:  # the most severe line, the last among equals
+            rank = severity_rank(severity)
+            if rank >= best.get(trace_id, (-1, ""))[0]:
+                best[trace_id] = (rank, f"{severity or 'LOG'} {body}")
+        return {t: line for t, (_, line) in best.items()}
+
+    def resources(self, start_ns: int, end_ns: int, service: str | None) -> ResourceFigures:
+        def avg(name: str) -> float | None:
+            sql = "SELECT AVG(value) FROM metric_points WHERE name = ? AND ts_ns >= ? AND ts_ns < ?"
+            args: list[object] = [name, start_ns, end_ns]
+            if service:
+                sql += " AND service = ?"
+                args.append(service)
+            (value,) = self._conn.execute(sql, args).fetchone()
+            return value
+
+        return ResourceFigures(
+            cpu_utilization=avg(CPU_METRIC),
+            memory_rss_bytes=avg(MEMORY_METRIC),
+            gpu_utilization=avg(GPU_UTIL_METRIC),
+            gpu_memory_bytes=avg(GPU_MEMORY_METRIC),
+        )

@@ -1,0 +1,66 @@
+"""What every sub-command shares: one-line errors with a non-zero exit, and picking a source."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import NoReturn
+
+import httpx
+import typer
+from rich.console import Console
+
+_err = Console(stderr=True, highlight=False)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print `error: message` on stderr and exit non-zero, no traceback."""
+    _err.print(f"[bold red]error:[/bold red] {message}", markup=True)
+    raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the errors a user can cause or fix (bad input, unreachable backend) into `fail`."""
+    from agent_otel.analyzer.pricing import PriceError
+    from agent_otel.analyzer.sources.base import SourceError
+    from agent_otel.config import ConfigError
+
+    try:
+        yield
+    except (SourceError, PriceError, ConfigError, ValueError, FileNotFoundError) as exc:
+        fail(str(exc))
+    except httpx.HTTPError as exc:
+        fail(f"{type(exc).__name__} talking to {getattr(exc, 'request', None) and exc.request.url}: {exc}")
+    except OSError as exc:
+        fail(f"{exc}")
+
+
+def source_options(kind: str, *, store: str | None, jaeger: str | None, prometheus: str | None, loki: str | None):  # type: ignore[no-untyped-def]
+    """Open the source a command asked for; `auto` is the running local stack if there is one."""
+    from agent_otel.analyzer.sources import open_source
+
+    if kind not in ("auto", "local", "stack"):
+        fail(f"--source {kind!r}: expected auto, local or stack")
+    if jaeger or prometheus or loki:
+        if kind == "local":
+            fail("--jaeger/--prometheus/--loki go with --source stack, not --source local")
+        kind = "stack"
+    elif kind in ("auto", "stack"):
+        urls = _running_stack_urls()
+        if urls:
+            kind = "stack"
+            jaeger, prometheus, loki = urls.get("jaeger_query"), urls.get("prometheus"), urls.get("loki")
+        elif kind == "stack":
+            fail("--source stack: no running stack found (start one with `agent-otel stack up`) and no --jaeger/--prometheus/--loki given")
+        else:
+            kind = "local"
+    return open_source(kind, store=store, jaeger=jaeger, prometheus=prometheus, loki=loki)
+
+
+def _running_stack_urls() -> dict[str, str] | None:
+    try:
+        from agent_otel.stack.state import running_urls
+    except ImportError:
+        return None
+    return running_urls()
