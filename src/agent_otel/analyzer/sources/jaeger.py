@@ -1,0 +1,110 @@
+"""Jaeger v2 query API (`/api/v3`, OTLP-shaped JSON) as a span source."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+from agent_otel import semconv
+from agent_otel.analyzer.sources.base import SourceError, TraceSpan
+from agent_otel.analyzer.sources.http import Backend
+
+MAX_TRACES = 5000
+
+
+def _hex(value: str | None, size: int) -> str | None:
+    if not value:
+        return None
+    if len(value) == size * 2:
+        return value.lower()
+    try:
+        return base64.b64decode(value).hex()
+    except ValueError:
+        raise SourceError(f"jaeger: span id {value!r} is neither hex nor base64") from None
+
+
+def _attr_value(v: dict[str, Any]) -> Any:
+    for key in ("stringValue", "boolValue", "doubleValue"):
+        if key in v:
+            return v[key]
+    if "intValue" in v:
+        return int(v["intValue"])
+    return None
+
+
+def _rfc3339(ns: int) -> str:
+    return dt.datetime.fromtimestamp(ns / 1e9, tz=dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def iter_spans(payload: Any) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(service, span, attributes) for every span of an OTLP-JSON answer."""
+    if payload is None:
+        return
+    if not isinstance(payload, dict):
+        raise SourceError("jaeger: answer is not a JSON object")
+    result = payload.get("result", payload)
+    for rs in result.get("resourceSpans") or []:
+        res = {a["key"]: _attr_value(a.get("value", {})) for a in (rs.get("resource") or {}).get("attributes", [])}
+        service = res.get("service.name")
+        for ss in rs.get("scopeSpans") or []:
+            for span in ss.get("spans") or []:
+                attrs = {a["key"]: _attr_value(a.get("value", {})) for a in span.get("attributes", [])}
+                yield service, span, attrs
+
+
+def span_row(service: str, span: dict[str, Any], a: dict[str, Any]) -> tuple:
+    start, end = int(span["startTimeUnixNano"]), int(span["endTimeUnixNano"])
+    code = (span.get("status") or {}).get("code")
+    error = code in (2, "STATUS_CODE_ERROR")
+    return (
+        a.get(semconv.AGENT_OTEL_KIND) or "span",
+        a.get(semconv.AGENT_OTEL_NAME) or span.get("name"),
+        service,
+        start,
+        (end - start) / 1e6,
+        error,
+        a.get(semconv.ERROR_TYPE) or ((span.get("status") or {}).get("message") if error else None),
+        a.get(semconv.GEN_AI_RESPONSE_MODEL) or a.get(semconv.GEN_AI_REQUEST_MODEL),
+        a.get(semconv.GEN_AI_USAGE_INPUT_TOKENS),
+        a.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS),
+        _hex(span.get("traceId"), 16),
+        _hex(span.get("parentSpanId"), 8),
+    )
+
+
+class Jaeger:
+    def __init__(self, url: str, **kw: Any) -> None:
+        self.api = Backend("jaeger", url, **kw)
+
+    def services(self) -> list[str]:
+        data = self.api.get_json("/api/v3/services") or {}
+        return sorted(data.get("services") or [])
+
+    def find(self, service: str, start_ns: int, end_ns: int, limit: int = MAX_TRACES) -> list[tuple]:
+        data = self.api.get_json(
+            "/api/v3/traces",
+            {
+                "query.service_name": service,
+                "query.start_time_min": _rfc3339(start_ns),
+                "query.start_time_max": _rfc3339(end_ns),
+                "query.num_traces": limit,
+            },
+            none_on_404=True,
+        )
+        return [span_row(svc or service, s, a) for svc, s, a in iter_spans(data) if start_ns <= int(s["startTimeUnixNano"]) < end_ns]
+
+    def trace(self, trace_id: str) -> list[TraceSpan]:
+        data = self.api.get_json(f"/api/v3/traces/{trace_id}", none_on_404=True)
+        out = []
+        for _svc, s, a in iter_spans(data):
+            code = (s.get("status") or {}).get("code")
+            out.append(
+                TraceSpan(
+                    _hex(s["spanId"], 8) or "", _hex(s.get("parentSpanId"), 8), s.get("name", ""),
+                    a.get(semconv.AGENT_OTEL_KIND) or "span", a.get(semconv.AGENT_OTEL_NAME) or s.get("name", ""),
+                    int(s["startTimeUnixNano"]), int(s["endTimeUnixNano"]), code in (2, "STATUS_CODE_ERROR"),
+                )
+            )
+        return out

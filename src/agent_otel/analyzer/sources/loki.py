@@ -1,0 +1,47 @@
+"""Loki query_range (LogQL) as a log source: the log lines of given traces."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent_otel.analyzer.sources.base import SourceError
+from agent_otel.analyzer.sources.http import Backend
+from agent_otel.analyzer.sources.local import severity_rank
+
+
+class Loki:
+    def __init__(self, url: str, **kw: Any) -> None:
+        self.api = Backend("loki", url, **kw)
+
+    def query_range(self, logql: str, start_ns: int, end_ns: int, limit: int = 1000) -> list[tuple[int, str, dict[str, str]]]:
+        """(timestamp ns, line, stream labels + structured metadata) of matching lines."""
+        data = self.api.get_json(
+            "/loki/api/v1/query_range",
+            {"query": logql, "start": str(start_ns), "end": str(end_ns), "limit": limit, "direction": "forward"},
+        )
+        try:
+            streams = data["data"]["result"]
+            out = []
+            for stream in streams:
+                labels = stream.get("stream") or {}
+                for value in stream["values"]:
+                    ts, line = value[0], value[1]
+                    meta = value[2] if len(value) > 2 and isinstance(value[2], dict) else {}
+                    flat = {**labels, **(meta.get("structuredMetadata") or {}), **(meta.get("parsed") or {})}
+                    out.append((int(ts), line, flat))
+            return out
+        except (KeyError, TypeError, ValueError, IndexError):
+            raise SourceError(f"loki: query {logql!r}: malformed answer") from None
+
+    def trace_logs(self, trace_ids: list[str], start_ns: int, end_ns: int) -> dict[str, str]:
+        if not trace_ids:
+            return {}
+        logql = '{service_name=~".+"} | trace_id=~"' + "|".join(trace_ids) + '"'
+        best: dict[str, tuple[int, str]] = {}
+        for _ts, line, labels in self.query_range(logql, start_ns, end_ns):
+            trace_id = labels.get("trace_id", "")
+            severity = labels.get("severity_text") or labels.get("detected_level") or labels.get("level")
+            rank = severity_rank(severity)
+            if trace_id and rank >= best.get(trace_id, (-1, ""))[0]:
+                best[trace_id] = (rank, f"{(severity or 'LOG').upper()} {line}")
+        return {t: line for t, (_, line) in best.items()}

@@ -1,0 +1,3 @@
+from agent_otel.cli import main
+
+main()
