@@ -1,0 +1,251 @@
+"""Start the stack's programs as local processes on 127.0.0.1, wait until healthy, stop exactly them.
+
+What was started is written to ``<data dir>/stack.json`` (pid, binary, log file, health URL), so
+`down` stops those processes and nothing else, even from another shell.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from string import Template
+from importlib import resources
+from typing import Any
+
+import httpx
+
+from agent_otel.stack import binaries
+
+STATE_FILE = "stack.json"
+
+
+class StackError(RuntimeError):
+    """The stack could not start or stop; the message names the program and its log file."""
+
+
+@dataclass
+class Ports:
+    otlp_grpc: int = 4317
+    otlp_http: int = 4318
+    collector_health: int = 13133
+    collector_telemetry: int = 8888
+    jaeger_otlp_grpc: int = 14317
+    jaeger_otlp_http: int = 14318
+    jaeger_query: int = 16686
+    jaeger_query_grpc: int = 16685
+    jaeger_health: int = 13134
+    prometheus: int = 9090
+    loki: int = 3100
+    loki_grpc: int = 9096
+
+    @classmethod
+    def from_base(cls, base: int) -> Ports:
+        names = [f.name for f in fields(cls)]
+        if not 1024 <= base <= 65535 - len(names):
+            raise StackError(f"--base-port {base}: expected 1024..{65535 - len(names)}")
+        return cls(**{n: base + i for i, n in enumerate(names)})
+
+    @classmethod
+    def free(cls) -> Ports:
+        """Ports the OS says are free now (tests run several stacks without clashing)."""
+        socks, chosen = [], {}
+        try:
+            for f in fields(cls):
+                s = socket.socket()
+                s.bind(("127.0.0.1", 0))
+                socks.append(s)
+                chosen[f.name] = s.getsockname()[1]
+        finally:
+            for s in socks:
+                s.close()
+        return cls(**chosen)
+
+
+@dataclass
+class Proc:
+    name: str
+    pid: int
+    binary: str
+    log: str
+    health: str
+
+
+@dataclass
+class Stack:
+    data_dir: str
+    ports: Ports
+    procs: list[Proc] = field(default_factory=list)
+
+    @property
+    def urls(self) -> dict[str, str]:
+        p = self.ports
+        return {
+            "otlp_grpc": f"http://127.0.0.1:{p.otlp_grpc}",
+            "otlp_http": f"http://127.0.0.1:{p.otlp_http}",
+            "collector_health": f"http://127.0.0.1:{p.collector_health}/",
+            "jaeger_query": f"http://127.0.0.1:{p.jaeger_query}",
+            "prometheus": f"http://127.0.0.1:{p.prometheus}",
+            "loki": f"http://127.0.0.1:{p.loki}",
+        }
+
+    def save(self) -> None:
+        Path(self.data_dir, STATE_FILE).write_text(json.dumps({"data_dir": self.data_dir, "ports": asdict(self.ports), "procs": [asdict(p) for p in self.procs], "urls": self.urls}, indent=2))
+
+    @classmethod
+    def load(cls, data_dir: str | Path) -> Stack | None:
+        f = Path(data_dir, STATE_FILE)
+        if not f.exists():
+            return None
+        data = json.loads(f.read_text())
+        return cls(data["data_dir"], Ports(**data["ports"]), [Proc(**p) for p in data["procs"]])
+
+
+def _render(template: str, values: dict[str, Any]) -> str:
+    text = (resources.files("agent_otel.stack") / "data" / template).read_text()
+    return Template(text).substitute(values)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def _alive(proc: Proc) -> bool:
+    try:
+        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+    except OSError:
+        return False
+    return cmdline == proc.binary  # a reused pid runs another program: not ours
+
+
+def healthy(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _commands(stack: Stack, rule_files: list[str], alertmanager: str | None) -> list[tuple[str, list[str], dict[str, str], str]]:
+    """(name, argv, env, health URL) of each program, backends first."""
+    p, d = stack.ports, Path(stack.data_dir)
+    cfg = d / "config"
+    cfg.mkdir(parents=True, exist_ok=True)
+    values = {**asdict(p), "data_dir": str(d), "jaeger_max_traces": 200000, "evaluation_interval": "5s",
+              "rule_files": json.dumps(rule_files),
+              "alerting": f"alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['{alertmanager}']" if alertmanager else ""}
+    (cfg / "jaeger.yaml").write_text(_render("jaeger.yaml", values))
+    (cfg / "loki.yaml").write_text(_render("loki.yaml", values))
+    (cfg / "prometheus.yml").write_text(_render("prometheus.yml", values))
+    collector_env = {
+        "AGENT_OTEL_HEALTH_ENDPOINT": f"127.0.0.1:{p.collector_health}",
+        "AGENT_OTEL_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{p.otlp_grpc}",
+        "AGENT_OTEL_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{p.otlp_http}",
+        "AGENT_OTEL_TELEMETRY_PORT": str(p.collector_telemetry),
+        "AGENT_OTEL_JAEGER_OTLP_ENDPOINT": f"127.0.0.1:{p.jaeger_otlp_grpc}",
+        "AGENT_OTEL_PROMETHEUS_OTLP_ENDPOINT": f"http://127.0.0.1:{p.prometheus}/api/v1/otlp/v1/metrics",
+        "AGENT_OTEL_LOKI_OTLP_ENDPOINT": f"http://127.0.0.1:{p.loki}/otlp/v1/logs",
+    }
+    collector_config = Path(str(resources.files("agent_otel.stack") / "data" / "collector-config.yaml")).resolve()
+    return [
+        ("jaeger", [str(binaries.JAEGER.path), "--config", str(cfg / "jaeger.yaml")], {}, f"http://127.0.0.1:{p.jaeger_health}/status"),
+        ("prometheus", [str(binaries.PROMETHEUS.path), f"--config.file={cfg / 'prometheus.yml'}", f"--storage.tsdb.path={d / 'prometheus'}",
+                        f"--web.listen-address=127.0.0.1:{p.prometheus}", "--web.enable-otlp-receiver", "--web.enable-lifecycle"], {},
+         f"http://127.0.0.1:{p.prometheus}/-/ready"),
+        ("loki", [str(binaries.LOKI.path), f"-config.file={cfg / 'loki.yaml'}"], {}, f"http://127.0.0.1:{p.loki}/ready"),
+        ("collector", [str(binaries.COLLECTOR.path), "--config", str(collector_config)], collector_env, f"http://127.0.0.1:{p.collector_health}/"),
+    ]
+
+
+def up(
+    data_dir: str | Path,
+    ports: Ports | None = None,
+    *,
+    timeout_s: float = 90,
+    rule_files: list[str] | None = None,
+    alertmanager: str | None = None,
+    log=lambda _msg: None,  # noqa: ANN001
+) -> Stack:
+    """Start Jaeger, Prometheus, Loki and the collector; on any failure stop what was started."""
+    data_dir = Path(data_dir).expanduser().resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    existing = Stack.load(data_dir)
+    if existing and any(_alive(pr) for pr in existing.procs):
+        raise StackError(f"a stack from {data_dir} is already running; `agent-otel stack down --data-dir {data_dir}` first")
+    stack = Stack(str(data_dir), ports or Ports())
+    missing = [p.name for p in (binaries.COLLECTOR, binaries.JAEGER, binaries.LOKI, binaries.PROMETHEUS) if not p.installed()]
+    if missing:
+        raise StackError(f"not built yet: {', '.join(missing)}; run `agent-otel stack install` first")
+    busy = [f"{name} {port}" for name, port in asdict(stack.ports).items() if not _port_free(port)]
+    if busy:
+        raise StackError(f"port(s) in use on 127.0.0.1: {', '.join(busy)}; pick others with --base-port")
+    logs = data_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    try:
+        for name, argv, env, health in _commands(stack, rule_files or [], alertmanager):
+            log_file = logs / f"{name}.log"
+            with log_file.open("ab") as out:
+                popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env}, cwd=data_dir, start_new_session=True)
+            stack.procs.append(Proc(name, popen.pid, argv[0], str(log_file), health))
+            stack.save()
+            log(f"started {name} (pid {popen.pid}), waiting for {health}")
+            deadline = time.monotonic() + timeout_s
+            while not healthy(health):
+                if popen.poll() is not None:
+                    raise StackError(f"{name} exited with code {popen.returncode} while starting; see its log: {log_file}")
+                if time.monotonic() > deadline:
+                    raise StackError(f"{name} did not become healthy within {timeout_s:.0f}s ({health}); see its log: {log_file}")
+                time.sleep(0.3)
+            log(f"{name} is healthy")
+    except BaseException:
+        down(data_dir)
+        raise
+    return stack
+
+
+def down(data_dir: str | Path, *, timeout_s: float = 15) -> list[str]:
+    """Stop the processes recorded in the data dir (only if they still run our binaries)."""
+    stack = Stack.load(Path(data_dir).expanduser().resolve())
+    if stack is None:
+        return []
+    stopped = []
+    for proc in reversed(stack.procs):
+        if not _alive(proc):
+            continue
+        os.kill(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while _alive(proc) and time.monotonic() < deadline:
+            _reap(proc.pid)
+            time.sleep(0.1)
+        if _alive(proc):
+            os.kill(proc.pid, signal.SIGKILL)
+        _reap(proc.pid)
+        stopped.append(proc.name)
+    stack.procs = []
+    stack.save()
+    return stopped
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def status(data_dir: str | Path) -> list[tuple[Proc, bool, bool]]:
+    """(process, running, healthy) of each recorded program."""
+    stack = Stack.load(Path(data_dir).expanduser().resolve())
+    if stack is None:
+        return []
+    return [(p, _alive(p), _alive(p) and healthy(p.health)) for p in stack.procs]
