@@ -1,0 +1,83 @@
+"""The deploy files a user copies are valid: Kubernetes schemas (offline), compose, Grafana, configs in sync."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+K8S_VERSION = "1.31.0"
+MANIFESTS = sorted((ROOT / "deploy" / "kubernetes").rglob("*.yaml"))
+CRD_KINDS = {"OpenTelemetryCollector"}
+
+
+def docs(path: Path):
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_kubernetes_manifests_validate_against_schemas(path):
+    for doc in docs(path):
+        if doc["kind"] in CRD_KINDS:
+            assert doc["apiVersion"] == "opentelemetry.io/v1beta1"
+            assert doc["spec"]["mode"] in ("sidecar", "deployment", "daemonset", "statefulset")
+            assert set(doc["spec"]["config"]["service"]["pipelines"]) == {"traces", "metrics", "logs"}
+            continue
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+def test_sidecar_configmap_carries_the_top_level_collector_config():
+    cm = docs(ROOT / "deploy/kubernetes/sidecar/agent-with-collector.yaml")[0]
+    assert cm["data"]["collector-config.yaml"] == (ROOT / "collector-config.yaml").read_text()
+
+
+def test_operator_annotation_names_the_collector():
+    collector, deployment = docs(ROOT / "deploy/kubernetes/operator/collector-sidecar.yaml")
+    annotation = deployment["spec"]["template"]["metadata"]["annotations"]["sidecar.opentelemetry.io/inject"]
+    assert annotation == collector["metadata"]["name"]
+
+
+def test_collector_config_wires_only_components_the_distribution_builds():
+    manifest = yaml.safe_load((ROOT / "deploy/collector/manifest.yaml").read_text())
+    built = {m["gomod"].split()[0].rsplit("/", 1)[-1] for kind in ("receivers", "processors", "exporters", "connectors", "extensions") for m in manifest[kind]}
+    cfg = yaml.safe_load((ROOT / "collector-config.yaml").read_text())
+    module_of = {
+        "otlp": "otlpreceiver", "memory_limiter": "memorylimiterprocessor", "batch": "batchprocessor",
+        "resource": "resourceprocessor", "spanmetrics": "spanmetricsconnector", "health_check": "healthcheckextension",
+        "otlphttp": "otlphttpexporter", "otlp_exporter": "otlpexporter",
+    }
+    for section in ("receivers", "processors", "connectors", "extensions"):
+        for name in cfg.get(section, {}):
+            assert module_of[name.split("/")[0]] in built, f"{section}.{name} is not in the ocb manifest"
+    for name in cfg["exporters"]:
+        kind = name.split("/")[0]
+        assert module_of["otlp_exporter" if kind == "otlp" else kind] in built
+
+
+def test_compose_stack_mounts_files_that_exist():
+    compose = yaml.safe_load((ROOT / "deploy/compose/compose.yaml").read_text())
+    assert {"collector", "jaeger", "prometheus", "loki", "grafana"} <= set(compose["services"])
+    for svc in compose["services"].values():
+        for volume in svc.get("volumes", []):
+            src = volume.split(":")[0]
+            assert (ROOT / "deploy/compose" / src).exists(), src
+
+
+def test_grafana_dashboard_queries_metrics_agent_otel_emits():
+    dash = json.loads((ROOT / "deploy/compose/grafana/dashboards/agent-otel.json").read_text())
+    known = {
+        "agent_otel_duration_seconds_count", "agent_otel_duration_seconds_bucket", "gen_ai_client_operation_duration_seconds_bucket",
+        "gen_ai_client_token_usage_sum", "traces_span_metrics_calls_total", "process_cpu_utilization_ratio",
+        "process_memory_usage_bytes", "hw_gpu_utilization_ratio", "hw_gpu_memory_usage_bytes",
+    }
+    for panel in dash["panels"]:
+        for target in panel["targets"]:
+            if panel["datasource"]["type"] != "prometheus":
+                continue
+            names = set(re.findall(r"\b([a-z_]+(?:_total|_bucket|_count|_sum|_ratio|_bytes))(?=[{)\[])", target["expr"]))
+            assert names and names <= known, (panel["title"], names - known)
