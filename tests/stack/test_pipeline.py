@@ -134,3 +134,18 @@ def test_agent_telemetry_reaches_jaeger_prometheus_and_loki(stack, tmp_path):
     assert labels, "log line not found in Loki"
     assert labels.get("trace_id") == trace_id
     assert labels.get("span_id") == spans["execute_tool lookup"]["spanID"]
+
+
+def test_operator_collector_config_validates(stack, tmp_path):
+    import os
+
+    import yaml
+
+    from agent_otel.stack import binaries
+
+    collector = next(yaml.safe_load_all(open("deploy/kubernetes/operator/collector-sidecar.yaml")))
+    config = tmp_path / "operator-config.yaml"
+    config.write_text(yaml.safe_dump(collector["spec"]["config"]))
+    env = {**os.environ, **{e["name"]: e["value"] for e in collector["spec"]["env"]}}
+    proc = subprocess.run([str(binaries.COLLECTOR.path), "validate", "--config", str(config)], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
