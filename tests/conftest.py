@@ -49,6 +49,9 @@ class Otel:
 
     def metrics(self) -> dict[str, list[Any]]:
         """Metric name -> data points recorded since the last call (delta temporality)."""
+        from agent_otel import instruments
+
+        instruments.flush()  # measurements wait in agent-otel's buffer until drained
         out: dict[str, list[Any]] = {}
         data = self.metric_reader.get_metrics_data()
         for rm in data.resource_metrics if data else ():
@@ -82,5 +85,8 @@ def _otel_session() -> Otel:
 def otel(_otel_session: Otel) -> Iterator[Otel]:
     _otel_session.span_exporter.clear()
     _otel_session.log_exporter.clear()
+    from agent_otel import instruments
+
+    instruments.flush()
     _otel_session.metric_reader.get_metrics_data()  # drop what earlier tests recorded
     yield _otel_session

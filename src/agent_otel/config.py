@@ -285,6 +285,9 @@ def configure(
 
 def force_flush(timeout_s: float = EXPORT_TIMEOUT_S) -> bool:
     """Export everything buffered now (e.g. before a short script exits or a report runs)."""
+    from agent_otel import instruments
+
+    instruments.flush()
     state = _state
     if state is None:
         return True
@@ -298,6 +301,9 @@ def force_flush(timeout_s: float = EXPORT_TIMEOUT_S) -> bool:
 def shutdown(timeout_s: float = EXPORT_TIMEOUT_S) -> None:
     """Flush and stop exporting; bounded by the export timeouts, never hangs the app's exit."""
     global _state
+    from agent_otel import instruments
+
+    instruments.flush()
     with _lock:
         state, _state = _state, None
     if state is None:

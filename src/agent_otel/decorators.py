@@ -27,6 +27,7 @@ from agent_otel import semconv
 from agent_otel._guard import report_internal_error
 from agent_otel.content import policy, render
 from agent_otel.instruments import histograms_for
+from agent_otel.instruments import record as _record
 from agent_otel.sanitize import clean_attributes
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -192,8 +193,7 @@ def _end(spec: _Spec, span: Span, token: object | None, t0: float, exc: BaseExce
                 span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, f"{error_type}: {exc}"[:1024]))
         span.end()
-        for histogram in spec.histograms:
-            histogram.record(elapsed, attrs)
+        _record(spec.histograms, elapsed, attrs)
     except Exception as internal:  # noqa: BLE001
         report_internal_error("decorators.end", internal)
 

@@ -6,7 +6,7 @@ from opentelemetry import trace
 
 from agent_otel import semconv
 from agent_otel._guard import report_internal_error
-from agent_otel.instruments import token_usage
+from agent_otel.instruments import record, token_usage
 
 _METRIC_KEYS = (semconv.GEN_AI_OPERATION_NAME, semconv.GEN_AI_PROVIDER_NAME, semconv.GEN_AI_REQUEST_MODEL)
 
@@ -30,7 +30,7 @@ def record_usage(
         if model:
             span.set_attribute(semconv.GEN_AI_RESPONSE_MODEL, model)
             attrs[semconv.GEN_AI_RESPONSE_MODEL] = model
-        histogram = token_usage()
+        histogram = (token_usage(),)
         for key, token_type, value in (
             (semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.TOKEN_TYPE_INPUT, input_tokens),
             (semconv.GEN_AI_USAGE_OUTPUT_TOKENS, semconv.TOKEN_TYPE_OUTPUT, output_tokens),
@@ -42,6 +42,6 @@ def record_usage(
                 raise ValueError(f"{key} must not be negative, got {value!r}")
             previous = span_attrs.get(key, 0) if isinstance(span_attrs.get(key), int) else 0
             span.set_attribute(key, previous + count)  # several calls in one span add up
-            histogram.record(count, {**attrs, semconv.GEN_AI_TOKEN_TYPE: token_type})
+            record(histogram, count, {**attrs, semconv.GEN_AI_TOKEN_TYPE: token_type})
     except Exception as internal:  # noqa: BLE001
         report_internal_error("record_usage", internal)

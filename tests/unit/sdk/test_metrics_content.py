@@ -49,6 +49,9 @@ def test_duration_and_token_metrics_follow_semconv(otel):
 def test_metric_units(otel):
     agent_otel.step("unit_probe")(lambda: None)()
     agent_otel.llm(model="m")(lambda: agent_otel.record_usage(1, 1))()
+    from agent_otel import instruments
+
+    instruments.flush()
     data = otel.metric_reader.get_metrics_data()
     units = {m.name: m.unit for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
     assert units[semconv.METRIC_DURATION] == "s"
