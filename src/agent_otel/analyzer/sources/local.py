@@ -74,12 +74,13 @@ class LocalSource:
 
     def resources(self, start_ns: int, end_ns: int, service: str | None) -> ResourceFigures:
         def avg(name: str) -> float | None:
-            sql = "SELECT AVG(value) FROM metric_points WHERE name = ? AND ts_ns >= ? AND ts_ns < ?"
+            """Mean over collections of the per-collection total (CPU comes split by cpu.mode)."""
+            inner = "SELECT ts_ns, SUM(value) AS total FROM metric_points WHERE name = ? AND ts_ns >= ? AND ts_ns < ?"
             args: list[object] = [name, start_ns, end_ns]
             if service:
-                sql += " AND service = ?"
+                inner += " AND service = ?"
                 args.append(service)
-            (value,) = self._conn.execute(sql, args).fetchone()
+            (value,) = self._conn.execute(f"SELECT AVG(total) FROM ({inner} GROUP BY ts_ns, service)", args).fetchone()
             return value
 
         return ResourceFigures(

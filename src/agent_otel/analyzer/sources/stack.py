@@ -49,7 +49,8 @@ class StackSource:
         rng = f"{max(int((end_ns - start_ns) / 1e9), 1)}s"
 
         def avg(metric_re: str) -> float | None:
-            value = self.prometheus.scalar(f'avg(avg_over_time({{__name__=~"{metric_re}"{"," + sel if sel else ""}}}[{rng}]))', end_ns)
+            # per-instant total (CPU is split by cpu_mode), averaged over the window
+            value = self.prometheus.scalar(f'avg_over_time((sum({{__name__=~"{metric_re}"{"," + sel if sel else ""}}}))[{rng}:15s])', end_ns)
             return None if value is None or np.isnan(value) else value
 
         return ResourceFigures(
