@@ -31,6 +31,9 @@ from agent_otel.instruments import record as _record
 from agent_otel.sanitize import clean_attributes
 
 F = TypeVar("F", bound=Callable[..., Any])
+# Context key set while a model call is recorded, so an instrumented client inside `@llm`
+# enriches that span instead of opening a duplicate (see instrumentation/_client.py).
+MODEL_CALL_KEY = "agent_otel.genai.model_call"
 _tracer = trace.get_tracer("agent_otel", "0.1.0")
 _perf = time.perf_counter
 
@@ -49,6 +52,7 @@ class _Spec:
     input_key: str
     output_key: str
     batch_from_args: bool = False
+    model_call: bool = False
 
 
 def _input_output_keys(kind: str) -> tuple[str, str]:
@@ -130,6 +134,7 @@ def _make_spec(kind: str, name: str | None, opts: dict[str, Any]) -> _Spec:
         input_key=input_key,
         output_key=output_key,
         batch_from_args=batch_from_args,
+        model_call=kind == semconv.KIND_LLM,
     )
 
 
@@ -155,6 +160,8 @@ def _batch_size(args: tuple[Any, ...]) -> int | None:
 def _begin(spec: _Spec, args: tuple[Any, ...], kwargs: dict[str, Any], sig: inspect.Signature | None):
     span = _tracer.start_span(spec.span_name, kind=spec.span_kind, attributes=spec.attributes)
     ctx = trace.set_span_in_context(span)
+    if spec.model_call:
+        ctx = otel_context.set_value(MODEL_CALL_KEY, True, ctx)
     token = otel_context.attach(ctx)
     if span.is_recording():
         if spec.batch_from_args:
