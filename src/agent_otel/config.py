@@ -19,6 +19,7 @@ import os
 import platform
 import socket
 import threading
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -207,7 +208,7 @@ def configure(
     global _state
     with _lock:
         if _state is not None:
-            _logger.warning("agent_otel.configure() was already called; keeping the first configuration")
+            warnings.warn("agent_otel.configure() was already called; keeping the first configuration", RuntimeWarning, stacklevel=2)
             return
 
         endpoint = endpoint or _env("OTEL_EXPORTER_OTLP_ENDPOINT")
@@ -254,6 +255,7 @@ def configure(
                 BatchSpanProcessor(
                     span_exp,
                     max_queue_size=int(max_queue_size),
+                    max_export_batch_size=min(512, int(max_queue_size)),
                     export_timeout_millis=EXPORT_TIMEOUT_S * 1000,
                     meter_provider=meter_provider,
                 )
@@ -262,7 +264,7 @@ def configure(
         handler = None
         if log_exp is not None:
             logger_provider.add_log_record_processor(
-                BatchLogRecordProcessor(log_exp, max_queue_size=int(max_queue_size), export_timeout_millis=EXPORT_TIMEOUT_S * 1000)
+                BatchLogRecordProcessor(log_exp, max_queue_size=int(max_queue_size), max_export_batch_size=min(512, int(max_queue_size)), export_timeout_millis=EXPORT_TIMEOUT_S * 1000)
             )
             handler = LoggingHandler(level=log_level or logging.NOTSET, logger_provider=logger_provider)
             logging.getLogger().addHandler(handler)

@@ -272,6 +272,7 @@ def build_report(
             "cost_usd": round(total_cost, 6),
             "unpriced_models": sorted(unpriced),
         },
+        "services": _services(frame, cost, window_s),
         "groups": groups,
         "bottlenecks": bottlenecks,
         "slowest_traces": slowest,
@@ -283,6 +284,30 @@ def build_report(
     }
     data["analysis_seconds"] = round(time.perf_counter() - t0, 3)
     return Report(data)
+
+
+def _services(frame: SpanFrame, cost: np.ndarray, window_s: float) -> list[dict[str, Any]]:
+    """Per service: spans, traces (root spans), errors, root-span latency, tokens and cost."""
+    services = frame.service.astype(str)
+    is_root = np.array([p is None for p in frame.parent_id], dtype=bool)
+    out = []
+    for svc in sorted(set(services)):
+        rows = services == svc
+        roots = rows & is_root
+        durations = frame.duration_ms[roots]
+        out.append({
+            "service": svc,
+            "spans": int(rows.sum()),
+            "traces": int(roots.sum()),
+            "traces_per_s": round(float(roots.sum()) / window_s, 4),
+            "errors": int(frame.error[rows].sum()),
+            "error_rate": round(float(frame.error[rows].mean()), 4),
+            "trace_latency_ms": stats.latency_summary(durations),
+            "input_tokens": int(np.nansum(frame.input_tokens[rows])),
+            "output_tokens": int(np.nansum(frame.output_tokens[rows])),
+            "cost_usd": round(float(cost[rows].sum()), 6),
+        })
+    return out
 
 
 def _timeseries(frame: SpanFrame, start_ns: int, end_ns: int, buckets: int = 30) -> dict[str, Any]:

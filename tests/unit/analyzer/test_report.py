@@ -71,6 +71,19 @@ def test_exact_percentiles_errors_tokens_and_cost(tmp_path):
     assert rep["schema"] == "agent-otel/report" and rep["version"] == 1
 
 
+def test_per_service_figures(tmp_path):
+    a, b = Writer(tmp_path / "s.db", "svc-a"), Writer(tmp_path / "s.db", "svc-b")
+    for i in range(10):
+        a.span("agent", "bot", i * 100, 40 + i)
+    for i in range(4):
+        root = b.span("agent", "other", i * 100, 80, error="Boom" if i == 0 else None)
+        b.span("llm", "gpt-4o", i * 100, 10, parent=root, **{semconv.GEN_AI_REQUEST_MODEL: "gpt-4o", semconv.GEN_AI_USAGE_INPUT_TOKENS: 10, semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 1})
+    rep = build_report(LocalSource(tmp_path / "s.db"), *window()).to_dict()
+    svc = {s["service"]: s for s in rep["services"]}
+    assert (svc["svc-a"]["traces"], svc["svc-a"]["errors"], svc["svc-a"]["trace_latency_ms"]["max"]) == (10, 0, 49.0)
+    assert (svc["svc-b"]["traces"], svc["svc-b"]["spans"], svc["svc-b"]["errors"], svc["svc-b"]["input_tokens"]) == (4, 8, 1, 40)
+
+
 def test_critical_path_ranks_the_sequential_bottleneck(tmp_path):
     w = Writer(tmp_path / "s.db")
     for i in range(20):

@@ -31,6 +31,16 @@ def render(data: dict[str, Any], console: Console | None = None) -> None:
         head += f" · baseline: {data['baseline_label']}"
     console.print(Panel(head, title="agent-otel report", expand=False))
 
+    if len(data.get("services") or []) > 1:
+        st = Table(title="Per service")
+        for col in ("service", "traces", "/s", "err %", "p50 ms", "p95 ms", "tokens in/out", "cost $"):
+            st.add_column(col, justify="left" if col == "service" else "right")
+        for s in data["services"]:
+            lat = s["trace_latency_ms"]
+            st.add_row(s["service"], f"{s['traces']:,}", f"{s['traces_per_s']:.2f}", f"{s['error_rate'] * 100:.1f}", _ms(lat["p50"]), _ms(lat["p95"]),
+                       f"{s['input_tokens']:,}/{s['output_tokens']:,}", f"{s['cost_usd']:.4f}")
+        console.print(st)
+
     table = Table(title="Where calls go (per kind and name)", show_lines=False)
     for col in ("kind", "name", "calls", "/s", "err %", "p50 ms", "p90 ms", "p95 ms", "p99 ms", "tokens in/out", "cost $"):
         table.add_column(col, justify="left" if col in ("kind", "name") else "right")

@@ -1,0 +1,87 @@
+"""configure() in a fresh process each time (OpenTelemetry's global providers are set once per process)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+
+
+def run(code: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AGENT_OTEL_"))}
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout, env={**clean, **(env or {})})
+
+
+def test_default_without_endpoint_is_the_local_store(tmp_path):
+    proc = run(
+        """
+        import agent_otel
+        agent_otel.configure("svc")
+        print(agent_otel.config.configured_exporter())
+        with agent_otel.tool("t"):
+            pass
+        """,
+        env={"AGENT_OTEL_STORE": str(tmp_path / "s.db")},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "local"
+    # flushed at exit without an explicit shutdown()
+    rows = sqlite3.connect(tmp_path / "s.db").execute("SELECT name, service FROM spans").fetchall()
+    assert rows == [("execute_tool t", "svc")]
+
+
+def test_env_endpoint_selects_otlp_and_second_configure_is_a_warning(tmp_path):
+    proc = run(
+        """
+        import agent_otel
+        agent_otel.configure()
+        agent_otel.configure(exporter="console")
+        print(agent_otel.config.configured_exporter())
+        """,
+        env={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1", "OTEL_SERVICE_NAME": "envsvc"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "otlp"
+    assert "already called" in proc.stderr
+
+
+def test_bad_values_name_the_option():
+    for code, message in (
+        ('agent_otel.configure(exporter="kafka")', "exporter: expected one of otlp, local, console, none, got 'kafka'"),
+        ('agent_otel.configure(sample_ratio=2)', "sample_ratio (OTEL_TRACES_SAMPLER_ARG): expected a number between 0 and 1, got 2"),
+        ('agent_otel.configure(protocol="udp")', "got 'udp'"),
+        ('agent_otel.configure(headers="novalue")', "header 'novalue' is not key=value"),
+    ):
+        proc = run(f"import agent_otel\n{code}")
+        assert proc.returncode == 1 and message in proc.stderr, (code, proc.stderr)
+
+
+def test_unreachable_collector_costs_bounded_memory_and_a_prompt_exit(tmp_path):
+    out = tmp_path / "out.json"
+    proc = run(
+        f"""
+        import json, time, resource
+        import agent_otel
+        from agent_otel import config
+        agent_otel.configure("down", endpoint="http://127.0.0.1:9", max_queue_size=500)
+        step = agent_otel.step("busy")(lambda: None)
+        for _ in range(20000):
+            step()
+        processor = config._state.tracer_provider._active_span_processor._span_processors[0]
+        queued = len(processor._batch_processor._queue)
+        t0 = time.monotonic()
+        agent_otel.shutdown()
+        json.dump({{"queued": queued, "shutdown_s": time.monotonic() - t0}}, open({str(out)!r}, "w"))
+        print("app finished")
+        """,
+        timeout=90,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "app finished" in proc.stdout
+    data = json.loads(out.read_text())
+    assert data["queued"] <= 500  # the queue bound holds: the rest is dropped, not buffered
+    assert data["shutdown_s"] < 30
