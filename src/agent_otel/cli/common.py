@@ -10,7 +10,13 @@ import httpx
 import typer
 from rich.console import Console
 
-_err = Console(stderr=True, highlight=False)
+_err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error stays one line, however long
+
+
+def stdout_console() -> Console:
+    """The console for results: wide when piped or captured, so tables are not squeezed to 80 columns."""
+    console = Console()
+    return console if console.is_terminal else Console(width=160)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

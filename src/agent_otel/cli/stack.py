@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agent_otel.cli.common import fail
+from agent_otel.cli.common import fail, stdout_console
 
 app = typer.Typer(help="Run the real collector, Jaeger, Prometheus and Loki locally (built from the Go module proxy).", no_args_is_help=True)
 console = Console(stderr=True)
@@ -79,8 +79,8 @@ def up(
     table.add_column("url")
     for key, url in stack.urls.items():
         table.add_row(key, url)
-    Console().print(table)
-    Console().print(f"send telemetry: OTEL_EXPORTER_OTLP_ENDPOINT={stack.urls['otlp_grpc']}   stop: agent-otel stack down")
+    stdout_console().print(table)
+    stdout_console().print(f"send telemetry: OTEL_EXPORTER_OTLP_ENDPOINT={stack.urls['otlp_grpc']}   stop: agent-otel stack down")
 
 
 @app.command()
@@ -106,6 +106,6 @@ def status(data_dir: Optional[Path] = DataDir) -> None:
         table.add_column(col)
     for proc, running, ok in rows:
         table.add_row(proc.name, str(proc.pid), "yes" if running else "[red]no[/red]", "yes" if ok else "[red]no[/red]", proc.log)
-    Console().print(table)
+    stdout_console().print(table)
     if not all(ok for _, _, ok in rows):
         raise typer.Exit(1)

@@ -17,9 +17,9 @@ def _ms(v: float) -> str:
 
 def render(data: dict[str, Any], console: Console | None = None) -> None:
     if console is None:
-        console = Console()
-        if not console.is_terminal:  # piped or captured: don't squeeze the tables into 80 columns
-            console = Console(width=160)
+        from agent_otel.cli.common import stdout_console
+
+        console = stdout_console()
     t = data["totals"]
     head = (
         f"[b]{data['source']}[/b] {('service ' + data['service']) if data['service'] else 'all services'} · "

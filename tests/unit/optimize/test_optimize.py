@@ -1,0 +1,156 @@
+"""Optimizer, batcher, cache and budgets on real onnxruntime sessions of models built in the test."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from agent_otel.optimize import Budget, BudgetExceeded, Budgets, DynamicBatcher, InferenceCache, ModelError, optimize
+from agent_otel.optimize.measure import load_session
+from agent_otel.optimize.models import mlp_bytes, tiny_classifier_bytes
+
+
+@pytest.fixture(scope="module")
+def mlp(tmp_path_factory):
+    path = tmp_path_factory.mktemp("m") / "mlp.onnx"
+    path.write_bytes(mlp_bytes(layers=1, hidden=128, ffn=512))
+    return path
+
+
+def test_optimize_keeps_the_fastest_candidate_within_tolerance(otel, mlp, tmp_path):
+    report = optimize(mlp, tmp_path / "best.onnx", runs=5, memory=False, tolerance=0.05)
+    names = {c["name"] for c in report["candidates"]}
+    assert {"original", "graph-disabled", "threads-1", "int8-dynamic-s8", "int8-dynamic-u8-perchannel"} <= names
+    best = next(c for c in report["candidates"] if c["name"] == report["best"])
+    kept = [c for c in report["candidates"] if c.get("accepted")]
+    assert best["latency_p50_ms"] == min(c["latency_p50_ms"] for c in kept)
+    assert all(c["accuracy"]["relative_error"] <= 0.05 for c in kept)
+    assert all("reason" in c for c in report["candidates"] if not c.get("accepted"))
+    written = ort.InferenceSession(str(tmp_path / "best.onnx"))
+    assert written.get_inputs()[0].name == "x"
+    assert json.loads((tmp_path / "best.onnx.report.json").read_text())["best"] == report["best"]
+    spans = [s for s in otel.spans() if s.name == "optimize.candidate"]
+    assert len(spans) == len([c for c in report["candidates"] if "latency_p50_ms" in c or "reason" in c])
+    assert {s.attributes["candidate"] for s in spans} == names
+
+
+def test_a_strict_tolerance_rejects_quantization(mlp, tmp_path):
+    report = optimize(mlp, tmp_path / "best.onnx", runs=5, memory=False, tolerance=1e-6)
+    assert not report["best"].startswith("int8")
+    assert all(not c["accepted"] for c in report["candidates"] if c["name"].startswith("int8") and "accepted" in c)
+
+
+def test_bad_inputs_are_named(mlp, tmp_path):
+    with pytest.raises(ModelError, match=r"input 'x' has shape \[2, 5\], the model expects \['batch', 128\]"):
+        optimize(mlp, tmp_path / "o.onnx", inputs={"x": np.zeros((2, 5), np.float32)}, runs=5, memory=False)
+    (tmp_path / "not.onnx").write_text("hello")
+    with pytest.raises(ModelError, match="not.onnx: not a loadable ONNX model"):
+        optimize(tmp_path / "not.onnx", tmp_path / "o.onnx")
+    with pytest.raises(ModelError, match="execution provider 'CUDAExecutionProvider' is not available"):
+        load_session(str(mlp), provider="CUDAExecutionProvider")
+
+
+def test_cli_error_is_one_line(tmp_path):
+    (tmp_path / "x.onnx").write_text("nope")
+    proc = subprocess.run([sys.executable, "-m", "agent_otel.cli", "optimize", str(tmp_path / "x.onnx")], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "not a loadable ONNX model" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.fixture
+def classifier():
+    return ort.InferenceSession(tiny_classifier_bytes(), providers=["CPUExecutionProvider"])
+
+
+async def test_batcher_gives_each_caller_its_own_result(otel, classifier):
+    batcher = DynamicBatcher(classifier, max_batch_size=16, max_wait_ms=5)
+    rng = np.random.default_rng(0)
+    samples = [rng.standard_normal(4).astype(np.float32) for _ in range(40)]
+    results = await asyncio.gather(*(batcher.submit({"features": s}) for s in samples))
+    for s, r in zip(samples, results):
+        expected = classifier.run(None, {"features": s[None, :]})[0][0]
+        np.testing.assert_allclose(r[0], expected, rtol=1e-5)
+    sizes = [p for p in otel.metrics()["agent_otel.batcher.batch_size"]]
+    assert sizes[0].count < 40 and sizes[0].max > 1  # callers were grouped
+    await batcher.close()
+
+
+async def test_batcher_bad_request_fails_only_its_caller(classifier):
+    batcher = DynamicBatcher(classifier, max_batch_size=8, max_wait_ms=5)
+    good = [batcher.submit({"features": np.ones(4, np.float32)}) for _ in range(3)]
+    bad = batcher.submit({"features": np.ones(7, np.float32)})
+    results = await asyncio.gather(*good, bad, return_exceptions=True)
+    assert all(isinstance(r, list) for r in results[:3])
+    assert isinstance(results[3], ModelError) and "must have shape [4], got [7]" in str(results[3])
+    await batcher.close()
+
+
+async def test_batcher_run_failure_reaches_every_caller_of_that_batch():
+    class Failing:
+        def get_inputs(self):
+            return ort.InferenceSession(tiny_classifier_bytes()).get_inputs()
+
+        def run(self, *_):
+            raise RuntimeError("device lost")
+
+    batcher = DynamicBatcher(Failing(), max_batch_size=4, max_wait_ms=5)
+    results = await asyncio.gather(*(batcher.submit({"features": np.ones(4, np.float32)}) for _ in range(4)), return_exceptions=True)
+    assert all(isinstance(r, RuntimeError) and str(r) == "device lost" for r in results)
+    await batcher.close()
+
+
+def test_cache_hits_misses_ttl_and_lru(otel):
+    cache = InferenceCache(max_entries=2, ttl_s=0.2)
+    a, b, c = ({"x": np.full(3, v, np.float32)} for v in (1, 2, 3))
+    calls = []
+    run = lambda feed: (lambda: calls.append(1) or feed["x"] * 2)  # noqa: E731
+    cache.get_or_run(a, run(a))
+    np.testing.assert_array_equal(cache.get_or_run({"x": np.full(3, 1, np.float32)}, run(a)), np.full(3, 2))
+    assert len(calls) == 1 and (cache.hits, cache.misses) == (1, 1)
+    assert cache.get({"x": np.full(3, 1, np.float64)}) is None  # other dtype: other key
+    cache.put(b, 1)
+    cache.put(c, 2)
+    assert len(cache) == 2 and cache.get(a) is None  # least recently used went first
+    time.sleep(0.25)
+    assert cache.get(c) is None  # expired
+    results = {p.attributes["agent_otel.cache.result"]: p.value for p in otel.metrics()["agent_otel.cache.requests"]}
+    assert results == {"hit": 1, "miss": 4} == {"hit": cache.hits, "miss": cache.misses}
+
+
+async def test_budget_reject_and_wait(otel):
+    budgets = Budgets({"bot": Budget(concurrent=1, mode="reject"), "waiter": Budget(concurrent=1, max_wait_s=2), "tokens": Budget(tokens_per_minute=100, mode="reject")})
+    async with budgets.admit("bot"):
+        with pytest.raises(BudgetExceeded, match="agent 'bot': concurrent budget of 1 exhausted"):
+            async with budgets.admit("bot"):
+                pass
+    order = []
+
+    async def hold(tag, delay):
+        async with budgets.admit("waiter"):
+            order.append(f"{tag}-in")
+            await asyncio.sleep(delay)
+            order.append(f"{tag}-out")
+
+    await asyncio.gather(hold("a", 0.05), hold("b", 0))
+    assert order == ["a-in", "a-out", "b-in", "b-out"]
+    async with budgets.admit("tokens", tokens=80):
+        pass
+    with pytest.raises(BudgetExceeded, match="tokens_per_minute"):
+        async with budgets.admit("tokens", tokens=30):
+            pass
+    recs = budgets.recommendations()
+    assert any("bot: 50% of calls rejected on concurrent" in r for r in recs)
+    m = otel.metrics()
+    assert sum(p.value for p in m["agent_otel.budget.rejections"]) == 2
+    assert sum(p.value for p in m["agent_otel.budget.waits"]) == 1
+
+
+def test_bad_budget_is_named():
+    with pytest.raises(ValueError, match="budget of 'x': concurrent must be positive, got 0"):
+        Budgets({"x": Budget(concurrent=0)})
