@@ -3,8 +3,10 @@
     batcher = DynamicBatcher(session, max_batch_size=32, max_wait_ms=2)
     probs = await batcher.submit({"features": x})      # x: one sample, without the batch dimension
 
-Requests are validated one by one before they join a batch (a bad input fails only its caller);
-a batch is run as soon as it is full or its oldest request waited `max_wait_ms`; the run happens
+Requests are validated one by one before they join a batch (a bad input fails only its caller).
+While one batch runs, new requests queue up and form the next; a batch is dispatched when it is
+full, when no more requests are queued (a lone caller does not wait), or when its oldest request
+waited `max_wait_ms`. The run happens
 in a worker thread so the event loop keeps accepting requests; each caller gets its own slice of
 the outputs, or the batch's exception.
 """
@@ -70,12 +72,20 @@ class DynamicBatcher:
             batch = [await self._queue.get()]
             deadline = batch[0].enqueued + self.max_wait_s
             while len(batch) < self.max_batch_size:
-                timeout = deadline - time.perf_counter()
                 try:
-                    item = await asyncio.wait_for(self._queue.get(), timeout) if timeout > 0 else self._queue.get_nowait()
-                except (asyncio.TimeoutError, asyncio.QueueEmpty):
+                    batch.append(self._queue.get_nowait())
+                    continue
+                except asyncio.QueueEmpty:
+                    pass
+                # Nothing queued: give callers that are about to submit one turn of the loop; a
+                # lone caller is not kept waiting for company that is not coming.
+                await asyncio.sleep(0)
+                if self._queue.empty() and (len(batch) == 1 or time.perf_counter() >= deadline):
                     break
-                batch.append(item)
+                if self._queue.empty():
+                    await asyncio.sleep(min(0.0005, max(deadline - time.perf_counter(), 0)))
+                    if self._queue.empty():
+                        break
             await self._execute(loop, batch)
 
     async def _execute(self, loop: asyncio.AbstractEventLoop, batch: list[_Request]) -> None:

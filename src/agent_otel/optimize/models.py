@@ -42,8 +42,10 @@ def tiny_classifier_bytes(features: int = 4, classes: int = 3, seed: int = 0) ->
     return model.SerializeToString()
 
 
-def mlp_bytes(layers: int = 4, hidden: int = 768, ffn: int = 3072, seed: int = 0) -> bytes:
-    """A transformer-style feed-forward stack (MatMul+Add+Relu+MatMul+Add per layer), input [batch, hidden]."""
+def mlp_bytes(layers: int = 4, hidden: int = 768, ffn: int = 3072, seed: int = 0, residual: bool = True) -> bytes:
+    """A transformer-style feed-forward stack, input [batch, hidden]: per layer
+    y = x + W2·relu(W1·x + b1) + b2 (the residual connection of a transformer block; `residual=False`
+    gives a plain MLP)."""
     onnx, TensorProto, helper, numpy_helper = _onnx()
     rng = np.random.default_rng(seed)
     nodes, inits = [], []
@@ -57,8 +59,10 @@ def mlp_bytes(layers: int = 4, hidden: int = 768, ffn: int = 3072, seed: int = 0
             helper.make_node("Add", [f"h{i}", f"b1_{i}"], [f"hb{i}"]),
             helper.make_node("Relu", [f"hb{i}"], [f"r{i}"]),
             helper.make_node("MatMul", [f"r{i}", f"w2_{i}"], [f"o{i}"]),
-            helper.make_node("Add", [f"o{i}", f"b2_{i}"], [f"y{i}"]),
+            helper.make_node("Add", [f"o{i}", f"b2_{i}"], [f"f{i}" if residual else f"y{i}"]),
         ]
+        if residual:
+            nodes.append(helper.make_node("Add", [x, f"f{i}"], [f"y{i}"]))
         x = f"y{i}"
     graph = helper.make_graph(
         nodes, "mlp",
