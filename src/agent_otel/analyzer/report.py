@@ -247,6 +247,7 @@ def build_report(
         "memory_rss_bytes": res.memory_rss_bytes,
         "gpu_utilization": res.gpu_utilization,
         "gpu_memory_bytes": res.gpu_memory_bytes,
+        "inference": res.extra,
     }
     if baseline is not None:
         resources["baseline"] = {

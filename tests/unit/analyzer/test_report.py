@@ -179,6 +179,10 @@ def test_demo_end_to_end_json(tmp_path):
     names = {(g["kind"], g["name"]) for g in data["groups"]}
     assert {("agent", "support-bot"), ("tool", "web_search"), ("llm", "gpt-4o"), ("step", "retrieve")} <= names
     assert data["totals"]["traces"] == 12 and data["totals"]["input_tokens"] > 0
+    # the classifier ran through the cache and the batcher: 12 tickets of 8 kinds -> 4 repeats hit
+    inference = data["resources"]["inference"]
+    assert inference["cache_requests"] == 12 and inference["cache_hit_ratio"] == round(4 / 12, 4)
+    assert inference["batches"] * inference["mean_batch_size"] == pytest.approx(8, abs=0.05)  # the 8 misses were batched
     # the same store answers `report` afterwards
     again = run_cli("report", "--source", "local", "--store", str(tmp_path / "d.db"), "--since", "1h", "--format", "json")
     assert again.returncode == 0, again.stderr

@@ -154,3 +154,18 @@ async def test_budget_reject_and_wait(otel):
 def test_bad_budget_is_named():
     with pytest.raises(ValueError, match="budget of 'x': concurrent must be positive, got 0"):
         Budgets({"x": Budget(concurrent=0)})
+
+
+def test_calibration_set_adds_static_quantization_via_cli(mlp, tmp_path):
+    calib = tmp_path / "calib.npz"
+    np.savez(calib, x=np.random.default_rng(2).standard_normal((16, 128)).astype(np.float32))
+    proc = subprocess.run(
+        [sys.executable, "-m", "agent_otel.cli", "optimize", str(mlp), "-o", str(tmp_path / "best.onnx"), "--calibration", str(calib),
+         "--runs", "5", "--tolerance", "0.05", "--format", "json"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    static = next(c for c in report["candidates"] if c["name"] == "int8-static-qdq")
+    assert static["settings"]["quantization"] == "static" and "latency_p50_ms" in static
+    assert report["gains"]["speedup_x"] >= 1.0 and (tmp_path / "best.onnx").exists()

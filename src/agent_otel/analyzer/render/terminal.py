@@ -89,6 +89,14 @@ def render(data: dict[str, Any], console: Console | None = None) -> None:
         if res.get("gpu_utilization") is not None:
             parts.append(f"GPU {res['gpu_utilization'] * 100:.0f}%")
         console.print("Resources: " + " · ".join(parts))
+    inf = res.get("inference") or {}
+    if inf:
+        bits = []
+        if "cache_hit_ratio" in inf:
+            bits.append(f"cache hits {inf['cache_hit_ratio'] * 100:.0f}% of {inf['cache_requests']:,.0f}")
+        if "mean_batch_size" in inf:
+            bits.append(f"{inf['batches']:,.0f} batches, {inf['mean_batch_size']:.1f} requests each")
+        console.print("Inference: " + " · ".join(bits))
 
     if data["recommendations"]:
         console.print(Panel("\n".join(f"• {r}" for r in data["recommendations"]), title="Recommendations", expand=False))

@@ -72,6 +72,26 @@ class LocalSource:
                 best[trace_id] = (rank, f"{severity or 'LOG'} {body}")
         return {t: line for t, (_, line) in best.items()}
 
+    def _inference_figures(self, start_ns: int, end_ns: int, service: str | None) -> dict[str, float]:
+        """Cache hit ratio and mean batch size of the optimizer pieces, from their last cumulative points."""
+        svc = " AND service = ?" if service else ""
+        args: list[object] = [start_ns, end_ns] + ([service] if service else [])
+        out: dict[str, float] = {}
+        rows = self._conn.execute(
+            "SELECT attributes, MAX(value) FROM metric_points WHERE name = 'agent_otel.cache.requests' AND ts_ns >= ? AND ts_ns < ?"
+            + svc + " GROUP BY attributes", args).fetchall()
+        hits = sum(v for a, v in rows if '"hit"' in a)
+        total = sum(v for _, v in rows)
+        if total:
+            out["cache_hit_ratio"] = round(hits / total, 4)
+            out["cache_requests"] = total
+        row = self._conn.execute(
+            "SELECT MAX(count), MAX(sum) FROM metric_points WHERE name = 'agent_otel.batcher.batch_size' AND ts_ns >= ? AND ts_ns < ?" + svc, args).fetchone()
+        if row and row[0]:
+            out["batches"] = row[0]
+            out["mean_batch_size"] = round(row[1] / row[0], 2)
+        return out
+
     def resources(self, start_ns: int, end_ns: int, service: str | None) -> ResourceFigures:
         def avg(name: str) -> float | None:
             """Mean over collections of the per-collection total (CPU comes split by cpu.mode)."""
@@ -84,6 +104,7 @@ class LocalSource:
             return value
 
         return ResourceFigures(
+            extra=self._inference_figures(start_ns, end_ns, service),
             cpu_utilization=avg(CPU_METRIC),
             memory_rss_bytes=avg(MEMORY_METRIC),
             gpu_utilization=avg(GPU_UTIL_METRIC),
