@@ -89,13 +89,13 @@ def parse_rule(raw: Any, where: str) -> Rule:
     if not isinstance(raw, dict):
         raise _fail(where, "a rule must be a mapping")
     known = {"name", "type", "severity", "select", "scope", "figure", "op", "value", "for", "labels", "annotations", "objective", "windows", "baseline"}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise _fail(where, f"unknown field(s) {', '.join(unknown)}")
     name = raw.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
         raise _fail(where, f"field 'name': expected an identifier, got {name!r}")
     where = f"{where} ({name})"
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise _fail(where, f"unknown field(s) {', '.join(unknown)}")
     kind = raw.get("type", "threshold")
     if kind not in TYPES:
         raise _fail(where, f"field 'type': expected one of {', '.join(TYPES)}, got {kind!r}")
