@@ -61,6 +61,8 @@ def up(
     base_port: Optional[int] = typer.Option(None, help="Use consecutive ports from here instead of the defaults (4317, 4318, 16686, 9090, 3100, ...)."),
     timeout: float = typer.Option(90, help="Seconds each program may take to become healthy."),
     build: bool = typer.Option(True, help="Build missing programs first."),
+    alert_rules: Optional[Path] = typer.Option(None, help="agent-otel alert rules (YAML): exported for Prometheus, with Alertmanager started too."),
+    alert_webhook: Optional[str] = typer.Option(None, help="Where Alertmanager sends notifications (a webhook URL)."),
 ) -> None:
     """Start the stack, wait until every program is healthy, print the URLs."""
     from agent_otel.stack import processes
@@ -71,7 +73,7 @@ def up(
     try:
         ports = processes.Ports.from_base(base_port) if base_port else processes.Ports()
         with console.status("starting...") as status:
-            stack = processes.up(d, ports, timeout_s=timeout, log=lambda m: status.update(m))
+            stack = processes.up(d, ports, timeout_s=timeout, alert_rules=alert_rules, alert_webhook=alert_webhook, log=lambda m: status.update(m))
     except processes.StackError as exc:
         fail(str(exc))
     table = Table(title=f"agent-otel stack ({d})")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -43,6 +44,7 @@ class Ports:
     prometheus: int = 9090
     loki: int = 3100
     loki_grpc: int = 9096
+    alertmanager: int = 9093
 
     @classmethod
     def from_base(cls, base: int) -> Ports:
@@ -92,6 +94,7 @@ class Stack:
             "jaeger_query": f"http://127.0.0.1:{p.jaeger_query}",
             "prometheus": f"http://127.0.0.1:{p.prometheus}",
             "loki": f"http://127.0.0.1:{p.loki}",
+            **({"alertmanager": f"http://127.0.0.1:{p.alertmanager}"} if any(pr.name == "alertmanager" for pr in self.procs) else {}),
         }
 
     def save(self) -> None:
@@ -136,14 +139,33 @@ def healthy(url: str) -> bool:
         return False
 
 
-def _commands(stack: Stack, rule_files: list[str], alertmanager: str | None) -> list[tuple[str, list[str], dict[str, str], str]]:
+def alertmanager_binary() -> str | None:
+    """Debian's prometheus-alertmanager (or an `alertmanager` on PATH), if installed."""
+    return shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+
+
+def _alert_rules(rules: Path, cfg: Path) -> list[str]:
+    """Our alert rule file, exported as a Prometheus rule file for this stack's Prometheus."""
+    from agent_otel.alerts.cycle import load_config
+    from agent_otel.alerts.export import to_prometheus
+
+    out = cfg / "agent-otel.rules.yml"
+    out.write_text(to_prometheus(load_config(rules).rules))
+    return [str(out)]
+
+
+def _commands(stack: Stack, alert_rules: Path | None, alert_webhook: str | None) -> list[tuple[str, list[str], dict[str, str], str]]:
     """(name, argv, env, health URL) of each program, backends first."""
     p, d = stack.ports, Path(stack.data_dir)
     cfg = d / "config"
     cfg.mkdir(parents=True, exist_ok=True)
+    am_bin = alertmanager_binary() if (alert_rules or alert_webhook) else None
+    if (alert_rules or alert_webhook) and am_bin is None:
+        raise StackError("alerting needs Alertmanager: apt-get install prometheus-alertmanager")
     values = {**asdict(p), "data_dir": str(d), "jaeger_max_traces": 200000, "evaluation_interval": "5s",
-              "rule_files": json.dumps(rule_files),
-              "alerting": f"alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['{alertmanager}']" if alertmanager else ""}
+              "rule_files": json.dumps(_alert_rules(alert_rules, cfg) if alert_rules else []),
+              "alerting": f"alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{p.alertmanager}']" if am_bin else "",
+              "webhook": json.dumps(alert_webhook or "http://127.0.0.1:9/unused")}
     (cfg / "jaeger.yaml").write_text(_render("jaeger.yaml", values))
     (cfg / "loki.yaml").write_text(_render("loki.yaml", values))
     (cfg / "prometheus.yml").write_text(_render("prometheus.yml", values))
@@ -157,7 +179,13 @@ def _commands(stack: Stack, rule_files: list[str], alertmanager: str | None) -> 
         "AGENT_OTEL_LOKI_OTLP_ENDPOINT": f"http://127.0.0.1:{p.loki}/otlp/v1/logs",
     }
     collector_config = Path(str(resources.files("agent_otel.stack") / "data" / "collector-config.yaml")).resolve()
-    return [
+    programs = []
+    if am_bin:
+        (cfg / "alertmanager.yml").write_text(_render("alertmanager.yml", values))
+        programs.append(("alertmanager", [am_bin, f"--config.file={cfg / 'alertmanager.yml'}", f"--storage.path={d / 'alertmanager'}",
+                                          f"--web.listen-address=127.0.0.1:{p.alertmanager}", "--cluster.listen-address="], {},
+                         f"http://127.0.0.1:{p.alertmanager}/-/ready"))
+    return programs + [
         ("jaeger", [str(binaries.JAEGER.path), "--config", str(cfg / "jaeger.yaml")], {}, f"http://127.0.0.1:{p.jaeger_health}/status"),
         ("prometheus", [str(binaries.PROMETHEUS.path), f"--config.file={cfg / 'prometheus.yml'}", f"--storage.tsdb.path={d / 'prometheus'}",
                         f"--web.listen-address=127.0.0.1:{p.prometheus}", "--web.enable-otlp-receiver", "--web.enable-lifecycle"], {},
@@ -172,11 +200,12 @@ def up(
     ports: Ports | None = None,
     *,
     timeout_s: float = 90,
-    rule_files: list[str] | None = None,
-    alertmanager: str | None = None,
+    alert_rules: str | Path | None = None,
+    alert_webhook: str | None = None,
     log=lambda _msg: None,  # noqa: ANN001
 ) -> Stack:
-    """Start Jaeger, Prometheus, Loki and the collector; on any failure stop what was started."""
+    """Start Jaeger, Prometheus, Loki and the collector (with `alert_rules`/`alert_webhook`, also
+    Alertmanager, and Prometheus evaluating the rules); on any failure stop what was started."""
     data_dir = Path(data_dir).expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     existing = Stack.load(data_dir)
@@ -192,7 +221,7 @@ def up(
     logs = data_dir / "logs"
     logs.mkdir(exist_ok=True)
     try:
-        for name, argv, env, health in _commands(stack, rule_files or [], alertmanager):
+        for name, argv, env, health in _commands(stack, Path(alert_rules) if alert_rules else None, alert_webhook):
             log_file = logs / f"{name}.log"
             with log_file.open("ab") as out:
                 popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env}, cwd=data_dir, start_new_session=True)

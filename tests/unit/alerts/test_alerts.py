@@ -224,3 +224,12 @@ def test_cli_bad_rule_file_is_one_line(tmp_path):
     """))
     proc = subprocess.run([sys.executable, "-m", "agent_otel.cli", "alerts", "check", "-r", str(path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "rule 1 (X): field 'value': expected a number" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_chat_receiver_gets_one_text_line_per_alert(tmp_path, receiver):
+    db = tmp_path / "s.db"
+    spans(db, tool_ms=900)
+    config = load_config(rules_file(tmp_path, [SLOW], [{"type": "chat", "url": receiver.url}]))
+    run_cycle(config, LocalSource(db), AlertStore(db), ignore_for=True)
+    (body,) = receiver.bodies
+    assert body == {"text": "[FIRING] SearchSlow (warning) tool web_search: web_search p95 900 ms > 500 value=900"}
