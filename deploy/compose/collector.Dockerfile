@@ -1,6 +1,6 @@
 # Builds the agent-otel collector distribution from deploy/collector/manifest.yaml with ocb.
 FROM golang:1.25 AS build
-RUN go install go.opentelemetry.io/collector/cmd/builder@v0.165.0
+RUN go install go.opentelemetry.io/collector/cmd/builder@v0.161.0
 WORKDIR /build
 COPY deploy/collector/manifest.yaml .
 RUN builder --config manifest.yaml

@@ -14,11 +14,13 @@ switched on so an unreachable collector shows up as a counted drop.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import platform
 import socket
 import threading
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -182,6 +184,7 @@ def configure(
     endpoint: str | None = None,
     protocol: str | None = None,
     headers: str | Mapping[str, str] | None = None,
+    token: str | None = None,
     service_version: str | None = None,
     environment: str | None = None,
     resource_attributes: Mapping[str, Any] | None = None,
@@ -203,6 +206,8 @@ def configure(
     reads; the default otherwise), "console" or "none". Env: AGENT_OTEL_EXPORTER, OTEL_SERVICE_NAME,
     OTEL_EXPORTER_OTLP_ENDPOINT/PROTOCOL/HEADERS, OTEL_RESOURCE_ATTRIBUTES,
     OTEL_TRACES_SAMPLER_ARG, OTEL_METRIC_EXPORT_INTERVAL (ms), AGENT_OTEL_STORE.
+    token (AGENT_OTEL_TOKEN): sent as `authorization: Bearer <token>` to a collector whose OTLP
+    receivers require it (deploy/collector/auth.yaml); never logged or put in error messages.
     Raises ConfigError on a bad value: a misconfiguration is the one error we do not hide.
     """
     global _state
@@ -219,6 +224,11 @@ def configure(
         if protocol not in PROTOCOLS:
             raise ConfigError(f"protocol (OTEL_EXPORTER_OTLP_PROTOCOL): expected grpc or http/protobuf, got {protocol!r}")
         header_map = _parse_headers(headers if headers is not None else _env("OTEL_EXPORTER_OTLP_HEADERS"), "headers (OTEL_EXPORTER_OTLP_HEADERS)")
+        token = token if token is not None else _env(semconv.ENV_TOKEN)
+        if token is not None:
+            if not token.strip() or any(c.isspace() or not c.isprintable() for c in token.strip()):
+                raise ConfigError(f"token ({semconv.ENV_TOKEN}): must be non-empty printable characters without spaces (value not shown)")
+            header_map = {**(header_map or {}), "authorization": f"Bearer {token.strip()}"}
         ratio_raw = sample_ratio if sample_ratio is not None else _env("OTEL_TRACES_SAMPLER_ARG")
         ratio = _ratio(ratio_raw, "sample_ratio (OTEL_TRACES_SAMPLER_ARG)") if ratio_raw is not None else None
         interval_ms = (
@@ -247,9 +257,10 @@ def configure(
                     metric_exp, export_interval_millis=interval_ms, export_timeout_millis=EXPORT_TIMEOUT_S * 1000
                 )
             )
-        meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+        # Our own bounded `shutdown` runs at exit instead of the SDK's unbounded per-provider hooks.
+        meter_provider = MeterProvider(resource=resource, metric_readers=readers, shutdown_on_exit=False)
         sampler = ParentBased(TraceIdRatioBased(ratio)) if ratio is not None else None
-        tracer_provider = TracerProvider(resource=resource, sampler=sampler)
+        tracer_provider = TracerProvider(resource=resource, sampler=sampler, shutdown_on_exit=False)
         if span_exp is not None:
             tracer_provider.add_span_processor(
                 BatchSpanProcessor(
@@ -260,7 +271,7 @@ def configure(
                     meter_provider=meter_provider,
                 )
             )
-        logger_provider = LoggerProvider(resource=resource)
+        logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
         handler = None
         if log_exp is not None:
             logger_provider.add_log_record_processor(
@@ -274,6 +285,7 @@ def configure(
         set_logger_provider(logger_provider)
         content.set_policy(policy)
         _state = _State(tracer_provider, meter_provider, logger_provider, handler, kind)
+        atexit.register(shutdown)
 
     if instrument:
         from agent_otel.instrumentation import instrument as _instrument
@@ -300,8 +312,13 @@ def force_flush(timeout_s: float = EXPORT_TIMEOUT_S) -> bool:
     return bool(ok)
 
 
-def shutdown(timeout_s: float = EXPORT_TIMEOUT_S) -> None:
-    """Flush and stop exporting; bounded by the export timeouts, never hangs the app's exit."""
+def shutdown(timeout_s: float = EXPORT_TIMEOUT_S) -> bool:
+    """Flush and stop exporting within `timeout_s` in all, whatever the collector does.
+
+    The providers shut down side by side in daemon threads; whatever has not finished by the
+    deadline is abandoned (a warning says so) so the app's exit never waits on an unreachable
+    collector. Also registered with `atexit`. Returns True when everything flushed in time.
+    """
     global _state
     from agent_otel import instruments
 
@@ -309,18 +326,32 @@ def shutdown(timeout_s: float = EXPORT_TIMEOUT_S) -> None:
     with _lock:
         state, _state = _state, None
     if state is None:
-        return
+        return True
     if state.log_handler is not None:
         logging.getLogger().removeHandler(state.log_handler)
-    for provider in (state.tracer_provider, state.logger_provider):
+    deadline = time.monotonic() + timeout_s
+    ms = int(timeout_s * 1000)
+    jobs = {
+        "TracerProvider": state.tracer_provider.shutdown,
+        "LoggerProvider": state.logger_provider.shutdown,
+        "MeterProvider": lambda: state.meter_provider.shutdown(timeout_millis=ms),
+    }
+
+    def run(name: str, job: Any) -> None:
         try:
-            provider.shutdown()
+            job()
         except Exception:  # noqa: BLE001
-            _logger.warning("agent-otel: %s did not shut down cleanly", type(provider).__name__, exc_info=True)
-    try:
-        state.meter_provider.shutdown(timeout_millis=timeout_s * 1000)
-    except Exception:  # noqa: BLE001
-        _logger.warning("agent-otel: MeterProvider did not shut down cleanly", exc_info=True)
+            _logger.warning("agent-otel: %s did not shut down cleanly", name, exc_info=True)
+
+    threads = [threading.Thread(target=run, args=item, name=f"agent-otel-shutdown-{item[0]}", daemon=True) for item in jobs.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    late = [t.name.rsplit("-", 1)[-1] for t in threads if t.is_alive()]
+    if late:
+        _logger.warning("agent-otel: shutdown gave up after %.1fs; not flushed: %s (telemetry still queued is dropped)", timeout_s, ", ".join(late))
+    return not late
 
 
 def configured_exporter() -> str | None:

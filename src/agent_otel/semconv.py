@@ -96,6 +96,7 @@ ENV_AGENT_OTEL_CAPTURE_CONTENT: Final = "AGENT_OTEL_CAPTURE_CONTENT"
 ENV_MAX_CONTENT_LENGTH: Final = "AGENT_OTEL_MAX_CONTENT_LENGTH"
 ENV_EXPORTER: Final = "AGENT_OTEL_EXPORTER"  # otlp | local | console | none
 ENV_STORE_PATH: Final = "AGENT_OTEL_STORE"  # local store file
+ENV_TOKEN: Final = "AGENT_OTEL_TOKEN"  # bearer token for a collector with bearertokenauth
 
 
 def span_name(operation: str, target: str | None) -> str:

@@ -63,6 +63,9 @@ def up(
     build: bool = typer.Option(True, help="Build missing programs first."),
     alert_rules: Optional[Path] = typer.Option(None, help="agent-otel alert rules (YAML): exported for Prometheus, with Alertmanager started too."),
     alert_webhook: Optional[str] = typer.Option(None, help="Where Alertmanager sends notifications (a webhook URL)."),
+    gateways: int = typer.Option(0, min=0, max=16, help="Run N gateway collectors (spanmetrics + tail sampling) behind N agent-tier collectors that forward to them."),
+    sample_percent: float = typer.Option(10, min=0, max=100, help="With --gateways: share of the traces that are neither failed nor slow that the gateways keep."),
+    slow_ms: int = typer.Option(5000, min=1, help="With --gateways: traces slower than this are always kept."),
 ) -> None:
     """Start the stack, wait until every program is healthy, print the URLs."""
     from agent_otel.stack import processes
@@ -73,7 +76,9 @@ def up(
     try:
         ports = processes.Ports.from_base(base_port) if base_port else processes.Ports()
         with console.status("starting...") as status:
-            stack = processes.up(d, ports, timeout_s=timeout, alert_rules=alert_rules, alert_webhook=alert_webhook, log=lambda m: status.update(m))
+            stack = processes.up(d, ports, timeout_s=timeout, alert_rules=alert_rules, alert_webhook=alert_webhook,
+                                 gateways=gateways, sampling={"AGENT_OTEL_SAMPLING_PERCENT": str(sample_percent), "AGENT_OTEL_SAMPLING_SLOW_MS": str(slow_ms)},
+                                 log=lambda m: status.update(m))
     except processes.StackError as exc:
         fail(str(exc))
     table = Table(title=f"agent-otel stack ({d})")

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-OCB_VERSION = "v0.165.0"
+OCB_VERSION = "v0.161.0"
 JAEGER_VERSION = "v1.76.0"
 LOKI_VERSION = "v3.7.8"
 PROMETHEUS_VERSION = "v0.316.0"

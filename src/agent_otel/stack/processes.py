@@ -76,6 +76,9 @@ class Proc:
     binary: str
     log: str
     health: str
+    argv: list[str] = field(default_factory=list)  # kept so `restart` starts it the same way
+    env: dict[str, str] = field(default_factory=dict)
+    urls: dict[str, str] = field(default_factory=dict)  # extra endpoints (gateway-tier collectors)
 
 
 @dataclass
@@ -95,6 +98,7 @@ class Stack:
             "prometheus": f"http://127.0.0.1:{p.prometheus}",
             "loki": f"http://127.0.0.1:{p.loki}",
             **({"alertmanager": f"http://127.0.0.1:{p.alertmanager}"} if any(pr.name == "alertmanager" for pr in self.procs) else {}),
+            **{f"{pr.name}_{k}": v for pr in self.procs for k, v in pr.urls.items()},
         }
 
     def save(self) -> None:
@@ -107,6 +111,12 @@ class Stack:
             return None
         data = json.loads(f.read_text())
         return cls(data["data_dir"], Ports(**data["ports"]), [Proc(**p) for p in data["procs"]])
+
+    def proc(self, name: str) -> Proc:
+        for p in self.procs:
+            if p.name == name:
+                return p
+        raise StackError(f"no program {name!r} in this stack; it has: {', '.join(p.name for p in self.procs)}")
 
 
 def _render(template: str, values: dict[str, Any]) -> str:
@@ -154,7 +164,64 @@ def _alert_rules(rules: Path, cfg: Path) -> list[str]:
     return [str(out)]
 
 
-def _commands(stack: Stack, alert_rules: Path | None, alert_webhook: str | None) -> list[tuple[str, list[str], dict[str, str], str]]:
+def _data_config(name: str) -> str:
+    return str(Path(str(resources.files("agent_otel.stack") / "data" / name)).resolve())
+
+
+def _free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+Command = tuple[str, list[str], dict[str, str], str, dict[str, str]]  # name, argv, env, health URL, extra URLs
+
+
+def _collector(name: str, stack: Stack, configs: list[str], grpc: int, http: int, health: int, telemetry: int, **env: str) -> Command:
+    """One collector process of the shipped config (+ overlays), its own queue directory and ports."""
+    p, d = stack.ports, Path(stack.data_dir)
+    argv = [str(binaries.COLLECTOR.path)]
+    for c in ["collector-config.yaml", *configs]:
+        argv += ["--config", _data_config(c)]
+    full_env = {
+        "AGENT_OTEL_HEALTH_ENDPOINT": f"127.0.0.1:{health}",
+        "AGENT_OTEL_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{grpc}",
+        "AGENT_OTEL_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{http}",
+        "AGENT_OTEL_TELEMETRY_PORT": str(telemetry),
+        "AGENT_OTEL_COLLECTOR_NAME": name,
+        "AGENT_OTEL_QUEUE_DIR": str(d / "queue" / name),
+        "AGENT_OTEL_RETRY_MAX_INTERVAL": "5s",
+        "AGENT_OTEL_JAEGER_OTLP_ENDPOINT": f"127.0.0.1:{p.jaeger_otlp_grpc}",
+        "AGENT_OTEL_PROMETHEUS_OTLP_ENDPOINT": f"http://127.0.0.1:{p.prometheus}/api/v1/otlp/v1/metrics",
+        "AGENT_OTEL_LOKI_OTLP_ENDPOINT": f"http://127.0.0.1:{p.loki}/otlp/v1/logs",
+        **env,
+    }
+    urls = {"otlp_grpc": f"http://127.0.0.1:{grpc}", "otlp_http": f"http://127.0.0.1:{http}", "telemetry": f"http://127.0.0.1:{telemetry}/metrics"}
+    return name, argv, full_env, f"http://127.0.0.1:{health}/", urls
+
+
+def _collectors(stack: Stack, gateways: int, sampling: dict[str, str]) -> list[Command]:
+    """The single collector; or N gateways (spanmetrics + tail sampling, to the backends) each fed
+    by one agent-tier collector that forwards to it, as a sidecar's gRPC connection sticks to one
+    gateway pod. Agent-tier collector 0 takes the stack's main OTLP ports."""
+    p = stack.ports
+    if gateways <= 0:
+        return [_collector("collector", stack, [], p.otlp_grpc, p.otlp_http, p.collector_health, p.collector_telemetry)]
+    out = []
+    for i in range(gateways):
+        g = _free_ports(4)
+        out.append(_collector(f"gateway-{i}", stack, ["sampling.yaml"], *g, **sampling))
+        a = [p.otlp_grpc, p.otlp_http, p.collector_health, p.collector_telemetry] if i == 0 else _free_ports(4)
+        out.append(_collector("collector" if i == 0 else f"collector-{i}", stack, ["forward.yaml"], *a, AGENT_OTEL_GATEWAY_ENDPOINT=f"127.0.0.1:{g[0]}"))
+    return out
+
+
+def _commands(stack: Stack, alert_rules: Path | None, alert_webhook: str | None, gateways: int = 0, sampling: dict[str, str] | None = None) -> list[Command]:
     """(name, argv, env, health URL) of each program, backends first."""
     p, d = stack.ports, Path(stack.data_dir)
     cfg = d / "config"
@@ -166,33 +233,47 @@ def _commands(stack: Stack, alert_rules: Path | None, alert_webhook: str | None)
               "rule_files": json.dumps(_alert_rules(alert_rules, cfg) if alert_rules else []),
               "alerting": f"alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{p.alertmanager}']" if am_bin else "",
               "webhook": json.dumps(alert_webhook or "http://127.0.0.1:9/unused")}
+    collectors = _collectors(stack, gateways, sampling or {})
+    values["scrape_targets"] = json.dumps([c[2]["AGENT_OTEL_HEALTH_ENDPOINT"].rsplit(":", 1)[0] + ":" + c[2]["AGENT_OTEL_TELEMETRY_PORT"] for c in collectors])
     (cfg / "jaeger.yaml").write_text(_render("jaeger.yaml", values))
     (cfg / "loki.yaml").write_text(_render("loki.yaml", values))
     (cfg / "prometheus.yml").write_text(_render("prometheus.yml", values))
-    collector_env = {
-        "AGENT_OTEL_HEALTH_ENDPOINT": f"127.0.0.1:{p.collector_health}",
-        "AGENT_OTEL_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{p.otlp_grpc}",
-        "AGENT_OTEL_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{p.otlp_http}",
-        "AGENT_OTEL_TELEMETRY_PORT": str(p.collector_telemetry),
-        "AGENT_OTEL_JAEGER_OTLP_ENDPOINT": f"127.0.0.1:{p.jaeger_otlp_grpc}",
-        "AGENT_OTEL_PROMETHEUS_OTLP_ENDPOINT": f"http://127.0.0.1:{p.prometheus}/api/v1/otlp/v1/metrics",
-        "AGENT_OTEL_LOKI_OTLP_ENDPOINT": f"http://127.0.0.1:{p.loki}/otlp/v1/logs",
-    }
-    collector_config = Path(str(resources.files("agent_otel.stack") / "data" / "collector-config.yaml")).resolve()
-    programs = []
+    programs: list[Command] = []
     if am_bin:
         (cfg / "alertmanager.yml").write_text(_render("alertmanager.yml", values))
         programs.append(("alertmanager", [am_bin, f"--config.file={cfg / 'alertmanager.yml'}", f"--storage.path={d / 'alertmanager'}",
                                           f"--web.listen-address=127.0.0.1:{p.alertmanager}", "--cluster.listen-address="], {},
-                         f"http://127.0.0.1:{p.alertmanager}/-/ready"))
+                         f"http://127.0.0.1:{p.alertmanager}/-/ready", {}))
     return programs + [
-        ("jaeger", [str(binaries.JAEGER.path), "--config", str(cfg / "jaeger.yaml")], {}, f"http://127.0.0.1:{p.jaeger_health}/status"),
+        ("jaeger", [str(binaries.JAEGER.path), "--config", str(cfg / "jaeger.yaml")], {}, f"http://127.0.0.1:{p.jaeger_health}/status", {}),
         ("prometheus", [str(binaries.PROMETHEUS.path), f"--config.file={cfg / 'prometheus.yml'}", f"--storage.tsdb.path={d / 'prometheus'}",
                         f"--web.listen-address=127.0.0.1:{p.prometheus}", "--web.enable-otlp-receiver", "--web.enable-lifecycle"], {},
-         f"http://127.0.0.1:{p.prometheus}/-/ready"),
-        ("loki", [str(binaries.LOKI.path), f"-config.file={cfg / 'loki.yaml'}"], {}, f"http://127.0.0.1:{p.loki}/ready"),
-        ("collector", [str(binaries.COLLECTOR.path), "--config", str(collector_config)], collector_env, f"http://127.0.0.1:{p.collector_health}/"),
+         f"http://127.0.0.1:{p.prometheus}/-/ready", {}),
+        ("loki", [str(binaries.LOKI.path), f"-config.file={cfg / 'loki.yaml'}"], {}, f"http://127.0.0.1:{p.loki}/ready", {}),
+        *collectors,
     ]
+
+
+def _launch(stack: Stack, name: str, argv: list[str], env: dict[str, str], health: str, urls: dict[str, str], timeout_s: float, log) -> Proc:  # noqa: ANN001
+    """Start one program, record it in the state file, wait until its health URL answers 200."""
+    logs = Path(stack.data_dir) / "logs"
+    logs.mkdir(exist_ok=True)
+    log_file = logs / f"{name}.log"
+    with log_file.open("ab") as out:
+        popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env}, cwd=stack.data_dir, start_new_session=True)
+    proc = Proc(name, popen.pid, argv[0], str(log_file), health, argv, env, urls)
+    stack.procs = [p for p in stack.procs if p.name != name] + [proc]
+    stack.save()
+    log(f"started {name} (pid {popen.pid}), waiting for {health}")
+    deadline = time.monotonic() + timeout_s
+    while not healthy(health):
+        if popen.poll() is not None:
+            raise StackError(f"{name} exited with code {popen.returncode} while starting; see its log: {log_file}")
+        if time.monotonic() > deadline:
+            raise StackError(f"{name} did not become healthy within {timeout_s:.0f}s ({health}); see its log: {log_file}")
+        time.sleep(0.3)
+    log(f"{name} is healthy")
+    return proc
 
 
 def up(
@@ -202,12 +283,18 @@ def up(
     timeout_s: float = 90,
     alert_rules: str | Path | None = None,
     alert_webhook: str | None = None,
+    gateways: int = 0,
+    sampling: dict[str, str] | None = None,
     log=lambda _msg: None,  # noqa: ANN001
 ) -> Stack:
     """Start Jaeger, Prometheus, Loki and the collector (with `alert_rules`/`alert_webhook`, also
-    Alertmanager, and Prometheus evaluating the rules); on any failure stop what was started."""
+    Alertmanager, and Prometheus evaluating the rules; with `gateways` N, N gateway collectors
+    behind N agent-tier collectors, `sampling` setting their AGENT_OTEL_SAMPLING_* variables);
+    on any failure stop what was started."""
     data_dir = Path(data_dir).expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    if gateways < 0:
+        raise StackError(f"--gateways {gateways}: expected 0 or more")
     existing = Stack.load(data_dir)
     if existing and any(_alive(pr) for pr in existing.procs):
         raise StackError(f"a stack from {data_dir} is already running; `agent-otel stack down --data-dir {data_dir}` first")
@@ -218,28 +305,54 @@ def up(
     busy = [f"{name} {port}" for name, port in asdict(stack.ports).items() if not _port_free(port)]
     if busy:
         raise StackError(f"port(s) in use on 127.0.0.1: {', '.join(busy)}; pick others with --base-port")
-    logs = data_dir / "logs"
-    logs.mkdir(exist_ok=True)
     try:
-        for name, argv, env, health in _commands(stack, Path(alert_rules) if alert_rules else None, alert_webhook):
-            log_file = logs / f"{name}.log"
-            with log_file.open("ab") as out:
-                popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env}, cwd=data_dir, start_new_session=True)
-            stack.procs.append(Proc(name, popen.pid, argv[0], str(log_file), health))
-            stack.save()
-            log(f"started {name} (pid {popen.pid}), waiting for {health}")
-            deadline = time.monotonic() + timeout_s
-            while not healthy(health):
-                if popen.poll() is not None:
-                    raise StackError(f"{name} exited with code {popen.returncode} while starting; see its log: {log_file}")
-                if time.monotonic() > deadline:
-                    raise StackError(f"{name} did not become healthy within {timeout_s:.0f}s ({health}); see its log: {log_file}")
-                time.sleep(0.3)
-            log(f"{name} is healthy")
+        for name, argv, env, health, urls in _commands(stack, Path(alert_rules) if alert_rules else None, alert_webhook, gateways, sampling):
+            _launch(stack, name, argv, env, health, urls, timeout_s, log)
     except BaseException:
         down(data_dir)
         raise
     return stack
+
+
+def stop(data_dir: str | Path, name: str, *, kill: bool = False, timeout_s: float = 15) -> None:
+    """Stop one program of the running stack, gracefully or (`kill`) with SIGKILL as a crash would;
+    `restart` brings it back (fault tests)."""
+    stack = Stack.load(Path(data_dir).expanduser().resolve())
+    if stack is None:
+        raise StackError(f"no stack started from {data_dir}")
+    proc = stack.proc(name)
+    if kill and _alive(proc):
+        os.kill(proc.pid, signal.SIGKILL)
+        while _alive(proc):
+            _reap(proc.pid)
+            time.sleep(0.05)
+    _terminate(proc, timeout_s)
+
+
+def restart(data_dir: str | Path, name: str, *, timeout_s: float = 90) -> Proc:
+    """Start a stopped (or running) program again with the argv and environment it had."""
+    stack = Stack.load(Path(data_dir).expanduser().resolve())
+    if stack is None:
+        raise StackError(f"no stack started from {data_dir}")
+    proc = stack.proc(name)
+    if not proc.argv:
+        raise StackError(f"{name}: the state file does not say how it was started")
+    _terminate(proc, 15)
+    return _launch(stack, name, proc.argv, proc.env, proc.health, proc.urls, timeout_s, lambda _m: None)
+
+
+def _terminate(proc: Proc, timeout_s: float) -> bool:
+    if not _alive(proc):
+        return False
+    os.kill(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while _alive(proc) and time.monotonic() < deadline:
+        _reap(proc.pid)
+        time.sleep(0.1)
+    if _alive(proc):
+        os.kill(proc.pid, signal.SIGKILL)
+    _reap(proc.pid)
+    return True
 
 
 def down(data_dir: str | Path, *, timeout_s: float = 15) -> list[str]:
@@ -247,19 +360,7 @@ def down(data_dir: str | Path, *, timeout_s: float = 15) -> list[str]:
     stack = Stack.load(Path(data_dir).expanduser().resolve())
     if stack is None:
         return []
-    stopped = []
-    for proc in reversed(stack.procs):
-        if not _alive(proc):
-            continue
-        os.kill(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        while _alive(proc) and time.monotonic() < deadline:
-            _reap(proc.pid)
-            time.sleep(0.1)
-        if _alive(proc):
-            os.kill(proc.pid, signal.SIGKILL)
-        _reap(proc.pid)
-        stopped.append(proc.name)
+    stopped = [proc.name for proc in reversed(stack.procs) if _terminate(proc, timeout_s)]
     stack.procs = []
     stack.save()
     return stopped

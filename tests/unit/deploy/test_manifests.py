@@ -42,21 +42,27 @@ def test_operator_annotation_names_the_collector():
     assert annotation == collector["metadata"]["name"]
 
 
-def test_collector_config_wires_only_components_the_distribution_builds():
+COLLECTOR_CONFIGS = ["collector-config.yaml", "deploy/collector/auth.yaml", "deploy/collector/tls.yaml", "deploy/collector/sampling.yaml", "deploy/gateway/forward.yaml"]
+MODULE_OF = {
+    "otlp": "otlpreceiver", "memory_limiter": "memorylimiterprocessor", "resource": "resourceprocessor",
+    "tail_sampling": "tailsamplingprocessor", "spanmetrics": "spanmetricsconnector", "health_check": "healthcheckextension",
+    "file_storage": "filestorage", "bearertokenauth": "bearertokenauthextension", "otlphttp": "otlphttpexporter", "otlp_exporter": "otlpexporter",
+}
+
+
+@pytest.mark.parametrize("config", COLLECTOR_CONFIGS)
+def test_collector_configs_wire_only_components_the_distribution_builds(config):
     manifest = yaml.safe_load((ROOT / "deploy/collector/manifest.yaml").read_text())
     built = {m["gomod"].split()[0].rsplit("/", 1)[-1] for kind in ("receivers", "processors", "exporters", "connectors", "extensions") for m in manifest[kind]}
-    cfg = yaml.safe_load((ROOT / "collector-config.yaml").read_text())
-    module_of = {
-        "otlp": "otlpreceiver", "memory_limiter": "memorylimiterprocessor", "batch": "batchprocessor",
-        "resource": "resourceprocessor", "spanmetrics": "spanmetricsconnector", "health_check": "healthcheckextension",
-        "otlphttp": "otlphttpexporter", "otlp_exporter": "otlpexporter",
-    }
+    cfg = yaml.safe_load((ROOT / config).read_text())
     for section in ("receivers", "processors", "connectors", "extensions"):
-        for name in cfg.get(section, {}):
-            assert module_of[name.split("/")[0]] in built, f"{section}.{name} is not in the ocb manifest"
-    for name in cfg["exporters"]:
+        for name in cfg.get(section) or {}:
+            assert MODULE_OF[name.split("/")[0]] in built, f"{config}: {section}.{name} is not in the ocb manifest"
+    for name in cfg.get("exporters") or {}:
         kind = name.split("/")[0]
-        assert module_of["otlp_exporter" if kind == "otlp" else kind] in built
+        assert MODULE_OF["otlp_exporter" if kind == "otlp" else kind] in built, f"{config}: exporters.{name}"
+    versions = {m["gomod"].split()[1] for kind in ("receivers", "processors", "exporters", "connectors", "extensions") for m in manifest[kind]}
+    assert len(versions) == 1, f"one collector release for every component, got {versions}"
 
 
 def test_compose_stack_mounts_files_that_exist():

@@ -85,3 +85,76 @@ def test_unreachable_collector_costs_bounded_memory_and_a_prompt_exit(tmp_path):
     data = json.loads(out.read_text())
     assert data["queued"] <= 500  # the queue bound holds: the rest is dropped, not buffered
     assert data["shutdown_s"] < 30
+
+
+def test_exit_with_a_collector_that_never_answers_is_bounded_by_the_shutdown_timeout(tmp_path):
+    """A collector that accepts connections and never replies (the worst case) must not hold the
+    app's exit: the atexit shutdown gives up after its timeout and says what it dropped."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: [held.append(server.accept()[0]) for _ in range(64)], daemon=True).start()
+    port = server.getsockname()[1]
+    t0 = time.monotonic()
+    proc = run(
+        f"""
+        import logging, threading
+        import agent_otel
+        agent_otel.configure("blackhole", endpoint="http://127.0.0.1:{port}", metric_interval=0.5)
+        work = agent_otel.step("busy")(lambda: logging.getLogger("x").warning("busy"))
+        threads = [threading.Thread(target=lambda: [work() for _ in range(3000)]) for _ in range(4)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        print("app finished")
+        """,
+        timeout=120,
+    )
+    elapsed = time.monotonic() - t0
+    server.close()
+    assert proc.returncode == 0, proc.stderr
+    assert "app finished" in proc.stdout
+    assert "shutdown gave up after 5.0s" in proc.stderr
+    assert elapsed < 30, f"exit took {elapsed:.1f}s"
+
+
+def test_token_is_sent_as_bearer_header_and_never_echoed(tmp_path):
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    import threading
+
+    seen: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            seen.append(self.headers.get("authorization"))
+            self.send_response(200)
+            self.send_header("content-type", "application/x-protobuf")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        proc = run(
+            f"""
+            import agent_otel
+            agent_otel.configure("tok", endpoint="http://127.0.0.1:{server.server_address[1]}", protocol="http/protobuf")
+            with agent_otel.tool("t"):
+                pass
+            agent_otel.shutdown()
+            """,
+            env={"AGENT_OTEL_TOKEN": "s3cr3t-t0ken"},
+        )
+    finally:
+        server.shutdown()
+    assert proc.returncode == 0, proc.stderr
+    assert seen and set(seen) == {"Bearer s3cr3t-t0ken"}
+    bad = run('import agent_otel\nagent_otel.configure(endpoint="http://127.0.0.1:9", token="two words-s3cr3t")')
+    assert bad.returncode == 1 and "token (AGENT_OTEL_TOKEN): must be" in bad.stderr
+    assert "s3cr3t" not in bad.stderr
