@@ -66,13 +66,48 @@ def total(rows):
     return sum(float(r["value"][1]) for r in rows or [])
 
 
-def test_collector_config_validates(stack):
+@pytest.mark.parametrize(
+    "configs",
+    [
+        ["collector-config.yaml"],
+        ["collector-config.yaml", "deploy/collector/auth.yaml", "deploy/collector/tls.yaml"],
+        ["collector-config.yaml", "deploy/collector/sampling.yaml"],  # sidecar sampling, and the gateway
+        ["collector-config.yaml", "deploy/gateway/forward.yaml"],  # the agent tier in front of gateways
+    ],
+    ids=["single", "auth+tls", "sampling", "forward"],
+)
+def test_collector_configs_validate(stack, configs):
     from agent_otel.stack import binaries
 
-    proc = subprocess.run(
-        [str(binaries.COLLECTOR.path), "validate", "--config", "collector-config.yaml"], capture_output=True, text=True, timeout=60
-    )
+    argv = [str(binaries.COLLECTOR.path), "validate"]
+    for c in configs:
+        argv += ["--config", c]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_loadbalancing_config_validates_apart_from_the_exporter_we_cannot_build(stack, tmp_path):
+    """deploy/gateway/loadbalancing.yaml runs on otelcol-contrib; here its receivers, processors and
+    the OTLP settings it forwards with are validated by our distribution (loadbalancing -> otlp)."""
+    import yaml
+
+    from agent_otel.stack import binaries
+
+    cfg = yaml.safe_load(open("deploy/gateway/loadbalancing.yaml"))
+    lb = cfg["exporters"].pop("loadbalancing")
+    cfg["exporters"]["otlp"] = {**lb["protocol"]["otlp"], "endpoint": "otel-gateway-headless.observability:4317"}
+    cfg["service"]["pipelines"]["traces"]["exporters"] = ["otlp"]
+    (tmp_path / "lb.yaml").write_text(yaml.safe_dump(cfg))
+    proc = subprocess.run([str(binaries.COLLECTOR.path), "validate", "--config", str(tmp_path / "lb.yaml")], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_prometheus_remote_write_config_passes_promtool(stack):
+    from agent_otel.stack import binaries
+
+    binaries.install(binaries.PROMTOOL, lambda _line: None)
+    proc = subprocess.run([str(binaries.PROMTOOL.path), "check", "config", "deploy/scale/prometheus-remote-write.yaml"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_agent_telemetry_reaches_jaeger_prometheus_and_loki(stack, tmp_path):

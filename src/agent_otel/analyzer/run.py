@@ -12,6 +12,8 @@ from agent_otel.analyzer.report import Baseline, Report, build_report
 from agent_otel.analyzer.sources.base import Source
 from agent_otel.analyzer.timewindow import baseline_window, window
 
+PUSHDOWN_SPANS = 50_000  # above this many spans in the window, a stack report is computed in the backends
+
 
 def make_report(
     source: Source,
@@ -23,13 +25,28 @@ def make_report(
     service: str | None = None,
     prices: Path | str | None = None,
     console: Console | None = None,
+    pushdown: str = "auto",
 ) -> Report:
-    """Report of `since` (or [start_ns, end_ns)) with a baseline window/file; progress on `console`."""
+    """Report of `since` (or [start_ns, end_ns)) with a baseline window/file; progress on `console`.
+
+    pushdown: for the stack source, "always" computes the figures in Prometheus/Loki and fetches
+    only the traces it explains; "never" pulls raw spans from Jaeger; "auto" pushes down when the
+    window holds more than PUSHDOWN_SPANS spans (and no baseline needs latency samples)."""
     console = console or Console(stderr=True)
     if start_ns is None or end_ns is None:
         start_ns, end_ns = window(since or "1h")
+    if pushdown not in ("auto", "always", "never"):
+        raise ValueError(f"--pushdown {pushdown!r}: expected auto, always or never")
     base = None
     price_table = load_prices(prices)
+    if source.name == "stack" and pushdown != "never":
+        from agent_otel.analyzer.pushdown import build_pushdown_report, estimated_spans
+
+        if pushdown == "always" and baseline:
+            raise ValueError("--baseline compares latency samples: use it with --pushdown never or auto")
+        if pushdown == "always" or (not baseline and estimated_spans(source, start_ns, end_ns, service) > PUSHDOWN_SPANS):
+            with console.status("analysing in the backends...") as status:
+                return build_pushdown_report(source, start_ns, end_ns, service=service, prices=price_table, progress=lambda m: status.update(f"{m}..."))
     with console.status("analysing...") as status:
         progress = lambda msg: status.update(f"{msg}...")  # noqa: E731
         if baseline:

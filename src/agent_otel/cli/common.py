@@ -42,7 +42,7 @@ def user_errors() -> Iterator[None]:
         fail(f"{exc}")
 
 
-def source_options(kind: str, *, store: str | None, jaeger: str | None, prometheus: str | None, loki: str | None):  # type: ignore[no-untyped-def]
+def source_options(kind: str, *, store: str | None, jaeger: str | None, prometheus: str | None, loki: str | None, headers: list[str] | None = None):  # type: ignore[no-untyped-def]
     """Open the source a command asked for; `auto` is the running local stack if there is one."""
     from agent_otel.analyzer.sources import open_source
 
@@ -61,7 +61,13 @@ def source_options(kind: str, *, store: str | None, jaeger: str | None, promethe
             fail("--source stack: no running stack found (start one with `agent-otel stack up`) and no --jaeger/--prometheus/--loki given")
         else:
             kind = "local"
-    return open_source(kind, store=store, jaeger=jaeger, prometheus=prometheus, loki=loki)
+    header_map = {}
+    for i, h in enumerate(headers or []):
+        key, sep, value = h.partition(":")
+        if not sep or not key.strip():
+            fail(f"--header number {i + 1}: expected 'Name: value' (value not shown)")
+        header_map[key.strip()] = value.strip()
+    return open_source(kind, store=store, jaeger=jaeger, prometheus=prometheus, loki=loki, headers=header_map or None)
 
 
 def _running_stack_urls() -> dict[str, str] | None:

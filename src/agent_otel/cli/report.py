@@ -26,6 +26,8 @@ def report(
     jaeger: Optional[str] = typer.Option(None, help="Jaeger query URL (stack source)."),
     prometheus: Optional[str] = typer.Option(None, help="Prometheus URL (stack source)."),
     loki: Optional[str] = typer.Option(None, help="Loki URL (stack source)."),
+    pushdown: str = typer.Option("auto", help="Stack source: compute figures in Prometheus/Loki (always), from raw Jaeger spans (never), or by window size (auto)."),
+    header: Optional[list[str]] = typer.Option(None, help="'Name: value' sent to every backend (repeatable; per backend: AGENT_OTEL_JAEGER_HEADERS, _PROMETHEUS_, _LOKI_). Never printed."),
 ) -> None:
     """Report call counts, latency percentiles, errors, tokens, cost and bottlenecks of a window."""
     from agent_otel.analyzer.run import make_report, write_report
@@ -33,6 +35,6 @@ def report(
     if fmt not in ("terminal", "json", "html"):
         fail(f"--format {fmt!r}: expected terminal, json or html")
     with user_errors():
-        src = source_options(source, store=store, jaeger=jaeger, prometheus=prometheus, loki=loki)
-        rep = make_report(src, since=since, baseline=baseline, service=service, prices=prices, console=err)
+        src = source_options(source, store=store, jaeger=jaeger, prometheus=prometheus, loki=loki, headers=header)
+        rep = make_report(src, since=since, baseline=baseline, service=service, prices=prices, console=err, pushdown=pushdown)
         write_report(rep, fmt, output, save_baseline)

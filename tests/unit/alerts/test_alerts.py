@@ -21,12 +21,12 @@ from agent_otel.analyzer.sources.local import LocalSource
 
 from spanwriter import MS, T0, Writer
 
-NOW = time.time_ns()
+
 
 
 def spans(path, *, tool_ms=50, n=40, errors=0, kind="tool", name="web_search", ago_s=60):
     w = Writer(path)
-    start_ms = (NOW - ago_s * 10**9 - T0) / MS  # Writer counts from its T0
+    start_ms = (time.time_ns() - ago_s * 10**9 - T0) / MS  # Writer counts from its T0
     for i in range(n):
         w.span(kind, name, start_ms + i * 10, tool_ms, error="Timeout" if i < errors else None)
 
@@ -179,8 +179,8 @@ def test_regression_rule_uses_the_baseline_test(tmp_path):
 
     rng = np.random.default_rng(3)
     w = Writer(db)
-    base_ms = (NOW - 3 * 3600 * 10**9 - T0) / MS
-    now_ms = (NOW - 60 * 10**9 - T0) / MS
+    base_ms = (time.time_ns() - 3 * 3600 * 10**9 - T0) / MS
+    now_ms = (time.time_ns() - 60 * 10**9 - T0) / MS
     for i in range(200):
         w.span("tool", "search", base_ms + i * 10, float(rng.normal(100, 10)))
         w.span("tool", "search", now_ms + i * 1, float(rng.normal(160, 15)))

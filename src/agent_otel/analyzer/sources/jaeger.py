@@ -20,9 +20,12 @@ def _hex(value: str | None, size: int) -> str | None:
     if len(value) == size * 2:
         return value.lower()
     try:
-        return base64.b64decode(value).hex()
+        raw = base64.b64decode(value, validate=True)
     except ValueError:
-        raise SourceError(f"jaeger: span id {value!r} is neither hex nor base64") from None
+        raw = b""
+    if len(raw) != size:
+        raise SourceError(f"jaeger: span id {value[:40]!r} is neither hex nor base64 of {size} bytes")
+    return raw.hex()
 
 
 def _attr_value(v: dict[str, Any]) -> Any:
@@ -69,7 +72,7 @@ def span_row(service: str, span: dict[str, Any], a: dict[str, Any]) -> tuple:
         a.get(semconv.GEN_AI_RESPONSE_MODEL) or a.get(semconv.GEN_AI_REQUEST_MODEL),
         a.get(semconv.GEN_AI_USAGE_INPUT_TOKENS),
         a.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS),
-        _hex(span.get("traceId"), 16),
+        _hex(span["traceId"], 16),
         _hex(span.get("parentSpanId"), 8),
     )
 
@@ -82,21 +85,30 @@ class Jaeger:
         data = self.api.get_json("/api/v3/services") or {}
         return sorted(data.get("services") or [])
 
-    def find(self, service: str, start_ns: int, end_ns: int, limit: int = MAX_TRACES) -> list[tuple]:
-        data = self.api.get_json(
-            "/api/v3/traces",
-            {
-                "query.service_name": service,
-                "query.start_time_min": _rfc3339(start_ns),
-                "query.start_time_max": _rfc3339(end_ns),
-                "query.num_traces": limit,
-            },
-            none_on_404=True,
-        )
-        return [span_row(svc or service, s, a) for svc, s, a in iter_spans(data) if start_ns <= int(s["startTimeUnixNano"]) < end_ns]
+    def find(self, service: str, start_ns: int, end_ns: int, limit: int = MAX_TRACES, *, min_duration_ms: float | None = None) -> list[tuple]:
+        params: dict[str, Any] = {
+            "query.service_name": service,
+            "query.start_time_min": _rfc3339(start_ns),
+            "query.start_time_max": _rfc3339(end_ns),
+            "query.num_traces": limit,
+        }
+        if min_duration_ms is not None:
+            params["query.duration_min"] = f"{max(min_duration_ms, 0):.3f}ms"
+        data = self.api.get_json("/api/v3/traces", params, none_on_404=True)
+        try:
+            return [span_row(svc or service, s, a) for svc, s, a in iter_spans(data) if start_ns <= int(s["startTimeUnixNano"]) < end_ns]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise SourceError(f"jaeger: malformed span in the answer for {service!r} ({type(exc).__name__}: {exc})"[:300]) from None
 
     def trace(self, trace_id: str) -> list[TraceSpan]:
         data = self.api.get_json(f"/api/v3/traces/{trace_id}", none_on_404=True)
+        try:
+            return self._trace_spans(data)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise SourceError(f"jaeger: malformed span in trace {trace_id} ({type(exc).__name__}: {exc})"[:300]) from None
+
+    @staticmethod
+    def _trace_spans(data: Any) -> list[TraceSpan]:
         out = []
         for _svc, s, a in iter_spans(data):
             code = (s.get("status") or {}).get("code")

@@ -33,6 +33,14 @@ class Loki:
         except (KeyError, TypeError, ValueError, IndexError):
             raise SourceError(f"loki: query {logql!r}: malformed answer") from None
 
+    def metric(self, logql: str, at_ns: int) -> dict[tuple[str, ...], float]:
+        """A LogQL metric query (instant) keyed by the value of its single `by` label."""
+        data = self.api.get_json("/loki/api/v1/query", {"query": logql, "time": str(at_ns)})
+        try:
+            return {tuple(r["metric"].values())[:1] or ("",): float(r["value"][1]) for r in data["data"]["result"]}
+        except (KeyError, TypeError, ValueError, IndexError):
+            raise SourceError(f"loki: query {logql!r}: malformed answer") from None
+
     def trace_logs(self, trace_ids: list[str], start_ns: int, end_ns: int) -> dict[str, str]:
         if not trace_ids:
             return {}

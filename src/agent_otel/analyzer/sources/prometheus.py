@@ -31,6 +31,24 @@ class Prometheus:
                 raise SourceError(f"prometheus: query {promql!r}: malformed sample {r!r}"[:300]) from None
         return out
 
+    def range(self, promql: str, start_ns: int, end_ns: int, step_s: float) -> list[tuple[int, float]]:
+        """One series of a range query (summed if several): [(timestamp ns, value)]."""
+        data = self.api.get_json("/api/v1/query_range", {"query": promql, "start": f"{start_ns / 1e9:.3f}", "end": f"{end_ns / 1e9:.3f}", "step": f"{step_s:.3f}"})
+        if not isinstance(data, dict) or data.get("status") != "success":
+            raise SourceError(f"prometheus: range query {promql!r} failed: {(data or {}).get('error', data)!r}"[:300])
+        total: dict[int, float] = {}
+        try:
+            for series in data["data"]["result"]:
+                for ts, value in series["values"]:
+                    total[int(float(ts) * 1e9)] = total.get(int(float(ts) * 1e9), 0.0) + float(value)
+        except (KeyError, TypeError, ValueError):
+            raise SourceError(f"prometheus: range query {promql!r}: malformed answer") from None
+        return sorted(total.items())
+
+    def by(self, promql: str, *labels: str, at_ns: int | None = None) -> dict[tuple[str, ...], float]:
+        """An instant vector keyed by the values of `labels` (missing label: "")."""
+        return {tuple(r["metric"].get(label, "") for label in labels): r["value"] for r in self.query(promql, at_ns)}
+
     def scalar(self, promql: str, at_ns: int | None = None) -> float | None:
         rows = self.query(promql, at_ns)
         return rows[0]["value"] if rows else None

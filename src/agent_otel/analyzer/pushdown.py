@@ -1,0 +1,217 @@
+"""Fleet-sized windows: the figures are computed where the data is, not from raw spans.
+
+Counts, error ratios and latency percentiles per (kind, name) and per service come from PromQL
+over the spanmetrics the collectors derive from every span before any sampling; token sums from
+`gen_ai.client.token.usage`; error log volume from a LogQL metric query. Jaeger is asked only for
+the traces the report explains: the slowest (by a duration filter at the measured p99), the
+failed ones behind the top errors, and a fixed sample for the critical path. So the cost of a
+report depends on the number of groups, not on the number of spans in the window.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from agent_otel.analyzer import report as raw
+from agent_otel.analyzer.pricing import DEFAULT_PRICES, price_for
+from agent_otel.analyzer.sources.base import SourceError, SpanFrame
+from agent_otel.analyzer.stats import PERCENTILES
+
+CALLS = "traces_span_metrics_calls_total"
+BUCKETS = "traces_span_metrics_duration_milliseconds_bucket"
+ERROR = 'status_code="STATUS_CODE_ERROR"'
+GROUP = ("agent_otel_kind", "agent_otel_name")
+SAMPLE_TRACES = 200  # per service, for critical paths and error examples
+SLOW_TRACES = 20
+
+
+def _sel(service: str | None, *extra: str) -> str:
+    parts = [f'service_name="{service}"' if service else 'service_name!=""', *extra]
+    return "{" + ", ".join(parts) + "}"
+
+
+class Window:
+    """How a counter's growth over the window is asked of Prometheus.
+
+    Without counter resets in the window (the usual case) the growth is exact: last value in the
+    window minus the last value before it (0 for series born inside). `increase()` would
+    extrapolate to the window's edges; it is used only when a collector restart reset a counter.
+    """
+
+    def __init__(self, prom: Any, start_ns: int, end_ns: int, service: str | None) -> None:
+        self.w = f"{max(int((end_ns - start_ns) / 1e9), 1)}s"
+        self.lookback = f"{max(int((end_ns - start_ns) / 1e9), 3600)}s"
+        resets = prom.scalar(f"sum(resets({CALLS}{_sel(service)}[{self.w}]))", end_ns)
+        self.exact = not resets
+
+    def growth(self, metric: str, sel: str, by: str) -> str:
+        if not self.exact:
+            return f"sum by ({by}) (increase({metric}{sel}[{self.w}]))"
+        now = f"sum by ({by}) (last_over_time({metric}{sel}[{self.w}]))"
+        before = f"sum by ({by}) (last_over_time({metric}{sel}[{self.lookback}] offset {self.w}))"
+        return f"({now} - ({before} or {now} * 0))"
+
+
+def estimated_spans(source: Any, start_ns: int, end_ns: int, service: str | None) -> float:
+    """Spans in the window according to spanmetrics (0 when Prometheus is not there)."""
+    if source.prometheus is None:
+        return 0.0
+    w = max(int((end_ns - start_ns) / 1e9), 1)
+    return source.prometheus.scalar(f"sum(increase({CALLS}{_sel(service)}[{w}s]))", end_ns) or 0.0
+
+
+def build_pushdown_report(source: Any, start_ns: int, end_ns: int, *, service: str | None = None, prices: dict[str, tuple[float, float]] | None = None,
+                          progress: Any = lambda _m: None) -> raw.Report:
+    """The report of [start_ns, end_ns) from a stack source, with the figures pushed down."""
+    t0 = time.perf_counter()
+    prom = source.prometheus
+    if prom is None:
+        raise SourceError("push-down needs Prometheus (--prometheus) for the spanmetrics")
+    win = Window(prom, start_ns, end_ns, service)
+    w = win.w
+    window_s = max((end_ns - start_ns) / 1e9, 1e-9)
+    sel = _sel(service)
+    kn = "agent_otel_kind, agent_otel_name"
+
+    def by(expr: str, *labels: str) -> dict[tuple[str, ...], float]:
+        return {k: v for k, v in prom.by(expr, *labels, at_ns=end_ns).items() if not math.isnan(v)}
+
+    progress("PromQL: counts, errors, percentiles")
+    calls = by(win.growth(CALLS, sel, kn), *GROUP)
+    if not calls or sum(calls.values()) < 0.5:
+        raise SourceError(f"no spans in the window (spanmetrics in {prom.api.shown_url}{', service ' + service if service else ''})")
+    errors = by(win.growth(CALLS, _sel(service, ERROR), kn), *GROUP)
+    buckets = win.growth(BUCKETS, sel, "le, agent_otel_kind, agent_otel_name")
+    quantiles = {p: by(f"histogram_quantile({p / 100}, {buckets})", *GROUP) for p in PERCENTILES}
+    sums = by(win.growth("traces_span_metrics_duration_milliseconds_sum", sel, kn), *GROUP)
+    tokens = by(win.growth("gen_ai_client_token_usage_sum", sel, "gen_ai_request_model, gen_ai_token_type"), "gen_ai_request_model", "gen_ai_token_type")
+
+    groups = []
+    for key, n in sorted(calls.items(), key=lambda kv: -sums.get(kv[0], 0.0)):
+        if n < 0.5:
+            continue
+        count, errs = round(n), round(errors.get(key, 0.0))
+        latency = {f"p{p}": round(quantiles[p].get(key, 0.0), 3) for p in PERCENTILES}
+        latency["mean"] = round(sums.get(key, 0.0) / n, 3)
+        latency["max"] = None  # a histogram knows its top bucket, not the maximum
+        groups.append({
+            "kind": key[0] or "span", "name": key[1], "count": count, "throughput_per_s": round(n / window_s, 4), "errors": errs,
+            "error_rate": round(errs / count, 4) if count else 0.0, "latency_ms": latency, "total_ms": round(sums.get(key, 0.0), 3),
+            "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0, "latency_samples_ms": [],
+        })
+
+    in_tok = sum(v for (_, t), v in tokens.items() if t == "input")
+    out_tok = sum(v for (_, t), v in tokens.items() if t == "output")
+    cost, unpriced = 0.0, set()
+    for (model, kind), v in tokens.items():
+        price = price_for(model, prices or DEFAULT_PRICES)
+        if price is None:
+            unpriced.add(model)
+            continue
+        cost += v * (price[0] if kind == "input" else price[1]) / 1e6
+
+    progress("PromQL/LogQL: services")
+    services = _services(source, win, sel, _sel(service, ERROR), end_ns, window_s)
+
+    progress("Jaeger: the traces worth explaining")
+    frame = _explained_traces(source, start_ns, end_ns, service, services)
+    bottlenecks, slowest, _ = raw._bottlenecks(source, frame, progress) if len(frame) else ([], [], 0)
+    top_errors = _top_errors(source, win, end_ns, frame, service)
+    res = source.resources(start_ns, end_ns, service)
+    total_calls = sum(g["count"] for g in groups)
+    total_errors = sum(g["errors"] for g in groups)
+    data = {
+        "schema": raw.SCHEMA, "version": raw.SCHEMA_VERSION, "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "source": f"{source.name} (push-down)", "service": service,
+        "window": {"start_ns": start_ns, "end_ns": end_ns, "seconds": round(window_s, 3)}, "baseline_label": None,
+        "totals": {
+            "spans": total_calls, "traces": sum(s["traces"] for s in services), "errors": total_errors,
+            "error_rate": round(total_errors / total_calls, 4) if total_calls else 0.0,
+            "input_tokens": round(in_tok), "output_tokens": round(out_tok), "cost_usd": round(cost, 6), "unpriced_models": sorted(unpriced),
+        },
+        "services": services, "groups": groups, "bottlenecks": bottlenecks, "slowest_traces": slowest, "errors": top_errors,
+        "resources": {"cpu_utilization": res.cpu_utilization, "memory_rss_bytes": res.memory_rss_bytes, "gpu_utilization": res.gpu_utilization,
+                      "gpu_memory_bytes": res.gpu_memory_bytes, "inference": res.extra},
+        "timeseries": _timeseries(prom, sel, start_ns, end_ns),
+        "recommendations": raw._recommendations(groups, bottlenecks, cost),
+        "traces_fetched": len(set(frame.trace_id)) if len(frame) else 0,
+        "analysis_seconds": None,
+    }
+    data["analysis_seconds"] = round(time.perf_counter() - t0, 3)
+    return raw.Report(data)
+
+
+def _services(source: Any, win: Window, sel: str, err_sel: str, end_ns: int, window_s: float) -> list[dict[str, Any]]:
+    prom = source.prometheus
+    spans = prom.by(win.growth(CALLS, sel, "service_name"), "service_name", at_ns=end_ns)
+    errs = prom.by(win.growth(CALLS, err_sel, "service_name"), "service_name", at_ns=end_ns)
+    # an agent run is a trace: its root is the agent (or workflow) span
+    roots = prom.by(win.growth(CALLS, sel[:-1] + ', agent_otel_kind=~"agent|workflow"}', "service_name"), "service_name", at_ns=end_ns)
+    root_buckets = win.growth(BUCKETS, sel[:-1] + ', agent_otel_kind=~"agent|workflow"}', "le, service_name")
+    q = {p: prom.by(f"histogram_quantile({p / 100}, {root_buckets})", "service_name", at_ns=end_ns) for p in PERCENTILES}
+    error_logs: dict[tuple[str, ...], float] = {}
+    if source.loki is not None:
+        error_logs = source.loki.metric(f'sum by (service_name) (count_over_time({{service_name=~".+"}} | severity_text=~"(?i)error|fatal|critical" [{win.w}]))', end_ns)
+    out = []
+    for (svc,), n in sorted(spans.items()):
+        if math.isnan(n) or n < 0.5:
+            continue
+        t = round(roots.get((svc,), 0.0))
+        out.append({
+            "service": svc, "spans": round(n), "traces": t, "traces_per_s": round(t / window_s, 4), "errors": round(errs.get((svc,), 0.0)),
+            "error_rate": round(errs.get((svc,), 0.0) / n, 4),
+            "trace_latency_ms": {f"p{p}": (None if math.isnan(v := q[p].get((svc,), math.nan)) else round(v, 3)) for p in PERCENTILES},
+            "error_log_lines": round(error_logs.get((svc,), 0.0)), "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0,
+        })
+    return out
+
+
+def _explained_traces(source: Any, start_ns: int, end_ns: int, service: str | None, services: list[dict[str, Any]]) -> SpanFrame:
+    """Spans of: the slowest traces (Jaeger's duration filter at the p99 the histograms gave),
+    and a bounded sample of recent traces — per service, independent of the window's size."""
+    rows: list[tuple] = []
+    for s in services if not service else [s for s in services if s["service"] == service]:
+        p99 = s["trace_latency_ms"].get("p99")
+        if p99:
+            rows += source.jaeger.find(s["service"], start_ns, end_ns, limit=SLOW_TRACES, min_duration_ms=p99)
+        rows += source.jaeger.find(s["service"], start_ns, end_ns, limit=SAMPLE_TRACES)
+    seen, unique = set(), []
+    for r in rows:  # a trace found by both queries counts once
+        key = (r[10], r[3], r[1])
+        if key not in seen:
+            seen.add(key)
+            unique.append(r)
+    return SpanFrame.from_rows(unique)
+
+
+def _top_errors(source: Any, win: Window, end_ns: int, frame: SpanFrame, service: str | None) -> list[dict[str, Any]]:
+    counts = source.prometheus.by(f"topk(10, {win.growth(CALLS, _sel(service, ERROR), 'agent_otel_kind, agent_otel_name, error_type')})",
+                                  "agent_otel_kind", "agent_otel_name", "error_type", at_ns=end_ns)
+    example: dict[tuple[str, str], str] = {}
+    for i in np.flatnonzero(frame.error) if len(frame) else []:
+        example.setdefault((frame.kind[i], frame.target[i]), frame.trace_id[i])
+    logs = source.error_logs(list(set(example.values())))
+    out = []
+    for (kind, name, etype), n in sorted(counts.items(), key=lambda kv: -kv[1]):
+        if math.isnan(n) or n < 0.5:
+            continue
+        tid = example.get((kind, name))
+        out.append({"kind": kind, "name": name, "error_type": etype or "error", "count": round(n), "trace_id": tid,
+                    "log_excerpt": (logs.get(tid) or "")[:300] or None if tid else None})
+    return out
+
+
+def _timeseries(prom: Any, sel: str, start_ns: int, end_ns: int, buckets: int = 30) -> dict[str, Any]:
+    step = max((end_ns - start_ns) / buckets / 1e9, 1.0)
+    calls = prom.range(f"sum(increase({CALLS}{sel}[{step:.0f}s]))", start_ns, end_ns, step)
+    errs = prom.range(f"sum(increase({CALLS}{sel[:-1]}, {ERROR}}}[{step:.0f}s]))", start_ns, end_ns, step)
+    return {
+        "bucket_start_ns": [int(t - step * 1e9) for t, _ in calls],
+        "bucket_seconds": round(step, 3),
+        "calls": [round(v) for _, v in calls],
+        "errors": [round(dict(errs).get(t, 0.0)) for t, _ in calls],
+    }
