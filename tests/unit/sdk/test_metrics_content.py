@@ -190,3 +190,43 @@ def test_deeply_recursive_argument_is_captured_safely(otel):
 
     assert echo(deep) == "ok"
     assert semconv.GEN_AI_TOOL_CALL_ARGUMENTS in otel.span("execute_tool deep").attributes
+
+
+def test_sanitised_attributes_are_counted_by_reason(otel):
+    """Every rewrite of a user's attribute shows up in agent_otel.telemetry.dropped, by reason."""
+
+    @agent_otel.step(
+        "dirty",
+        attributes={
+            "nan": float("nan"),
+            "inf": float("-inf"),
+            "raw": b"\xff\xfe",
+            "huge": "x" * 100_000,
+            "big": 2**70,
+            "gone": None,
+            "obj": Weird(),
+        },
+    )
+    def work():
+        return "ok"
+
+    assert work() == "ok"
+    attrs = otel.span("dirty").attributes
+    assert attrs["nan"] == "nan" and attrs["inf"] == "-inf" and attrs["big"] == str(2**70)
+    assert "gone" not in attrs and attrs["obj"] == "<Weird>"
+    assert len(attrs["huge"]) < 100_000
+    reasons = {p.attributes["agent_otel.reason"]: p.value for p in points(otel.metrics(), semconv.METRIC_DROPPED)}
+    for reason in ("non_finite", "bytes", "truncated", "int_overflow", "none", "unrepresentable"):
+        assert reasons.get(reason, 0) >= 1, (reason, reasons)
+
+
+def test_nan_token_count_is_skipped_and_counted_not_raised(otel):
+    @agent_otel.llm(model="m")
+    def chat():
+        agent_otel.record_usage(input_tokens=float("nan"), output_tokens=3)
+        return "answer"
+
+    assert chat() == "answer"
+    m = otel.metrics()
+    assert sum(p.value for p in points(m, semconv.METRIC_INTERNAL_ERRORS)) >= 1
+    assert all(math.isfinite(p.sum) for p in points(m, semconv.METRIC_TOKEN_USAGE))
