@@ -13,40 +13,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-import httpx
 import psutil
 
 from agent_otel.stack import binaries, processes
 
 ROOT = Path(__file__).resolve().parents[1]
-EMIT = ROOT / "tests" / "stack" / "emit.py"
+sys.path.insert(0, str(ROOT))  # the load generator and the counting helpers live with the stack tests
+from tests.stack.backends import collector_counters, poll, prom_value, sdk_drops  # noqa: E402
+from tests.stack.emit import spawn, summary  # noqa: E402
+
 SPANS_PER_TRACE = 10
 MEMORY_LIMIT_MIB = 512  # collector-config.yaml's default AGENT_OTEL_MEMORY_LIMIT_MIB
-
-
-def counters(url: str) -> dict[str, float]:
-    """A collector's own counters (its Prometheus telemetry endpoint), summed per metric name + exporter."""
-    out: dict[str, float] = {}
-    for line in httpx.get(url, timeout=10).text.splitlines():
-        m = re.match(r'^(otelcol_(?:receiver|exporter|processor)_[a-z_]+_(?:spans|metric_points|log_records)(?:_total)?)(\{[^}]*\})? ([0-9.e+-]+)$', line)
-        if m:
-            exporter = re.search(r'exporter="([^"]+)"', m.group(2) or "")
-            key = m.group(1).removesuffix("_total") + (f"[{exporter.group(1)}]" if exporter else "")
-            out[key] = out.get(key, 0) + float(m.group(3))
-    return out
-
-
-def prom(url: str, q: str) -> float:
-    r = httpx.get(f"{url}/api/v1/query", params={"query": q}, timeout=10).json()
-    return sum(float(s["value"][1]) for s in r["data"]["result"])
 
 
 def main() -> None:
@@ -89,28 +72,17 @@ def run(stack: processes.Stack, args: argparse.Namespace) -> dict:
     children = []
     t0 = time.monotonic()
     for i in range(args.procs):
-        endpoint = f"http://127.0.0.1:{agent_tier[i % len(agent_tier)].env['AGENT_OTEL_OTLP_GRPC_ENDPOINT'].rsplit(':', 1)[1]}"
-        children.append(subprocess.Popen(
-            [sys.executable, str(EMIT), endpoint, f"load-{i}", str(args.seconds), str(traces_per_s), "--no-logs", "--spans-per-trace", str(SPANS_PER_TRACE)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    reports = []
-    for c in children:
-        o, e = c.communicate(timeout=args.seconds + 300)
-        if c.returncode != 0:
-            raise SystemExit(f"emitter failed: {e[-2000:]}")
-        reports.append(json.loads(o.strip().splitlines()[-1]))
+        endpoint = agent_tier[i % len(agent_tier)].urls["otlp_grpc"]
+        children.append(spawn(endpoint, f"load-{i}", args.seconds, traces_per_s, "--no-logs", "--spans-per-trace", str(SPANS_PER_TRACE)))
+    reports = [summary(c, timeout=args.seconds + 300) for c in children]
     load_s = time.monotonic() - t0
     sent = sum(r["spans"] for r in reports)
     # wait for the pipeline to drain: spanmetrics in Prometheus counts every span the collectors got
-    prom_url = stack.urls["prometheus"]
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and prom(prom_url, 'sum(traces_span_metrics_calls_total{service_name=~"load-.*"})') < sent:
-        time.sleep(2)
+    prom_url, calls_q = stack.urls["prometheus"], 'sum(traces_span_metrics_calls_total{service_name=~"load-.*"})'
+    span_calls = poll(lambda: prom_value(prom_url, calls_q), until=lambda v: v >= sent, timeout=180, every=2)
     stop.set()
-    counted = {p.name: counters(p.urls["telemetry"]) for p in collectors}
-    sdk_drops = prom(prom_url, 'sum(otel_sdk_processor_span_processed_total{service_name=~"load-.*", error_type!=""})') + prom(
-        prom_url, 'sum(otel_sdk_exporter_span_exported_total{service_name=~"load-.*", error_type!=""})')
-    span_calls = prom(prom_url, 'sum(traces_span_metrics_calls_total{service_name=~"load-.*"})')
+    counted = {p.name: collector_counters(p.urls["telemetry"]) for p in collectors}
+    sdk_dropped = sdk_drops(prom_url, 'service_name=~"load-.*"')
 
     def c(name: str, key: str) -> float:
         return counted[name].get(key, 0.0)
@@ -126,19 +98,19 @@ def run(stack: processes.Stack, args: argparse.Namespace) -> dict:
         }
         for name in counted
     }
-    summary = {
+    totals = {
         "processes": args.procs, "target_spans_per_s_per_process": args.rate, "seconds": args.seconds, "gateways": args.gateways,
         "spans_sent": sent, "sustained_spans_per_s": round(sent / max(r["seconds"] for r in reports)),
         "achieved_share_of_target": round(sent / (args.procs * args.rate * args.seconds), 3),
-        "sdk_counted_drops": sdk_drops, "spanmetrics_calls": span_calls,
-        "lost_in_pipeline": sent - sdk_drops - span_calls,
+        "sdk_counted_drops": sdk_dropped, "spanmetrics_calls": span_calls,
+        "lost_in_pipeline": sent - sdk_dropped - span_calls,
         "collector_peak_rss_mib": {n: v["peak_rss_mib"] for n, v in per_collector.items()},
         "memory_limiter_mib": MEMORY_LIMIT_MIB,
         "refused_or_failed_spans": sum(v["refused_spans"] + v["send_failed_spans"] + v["enqueue_failed_spans"] for v in per_collector.values()),
     }
     if args.gateways:
-        summary["gateway_spans_per_s"] = {n: v["spans_per_s"] for n, v in per_collector.items() if n.startswith("gateway")}
-    return {"summary": summary, "collectors": per_collector, "machine": {"cpus": psutil.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30)}}
+        totals["gateway_spans_per_s"] = {n: v["spans_per_s"] for n, v in per_collector.items() if n.startswith("gateway")}
+    return {"summary": totals, "collectors": per_collector, "machine": {"cpus": psutil.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30)}}
 
 
 if __name__ == "__main__":

@@ -11,13 +11,10 @@ is kept for small windows and the local store only.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-
-import httpx
 
 from agent_otel.analyzer import pushdown
 from agent_otel.analyzer.report import build_report
@@ -25,7 +22,10 @@ from agent_otel.analyzer.sources.stack import StackSource
 from agent_otel.stack import binaries, processes
 
 ROOT = Path(__file__).resolve().parents[1]
-EMIT = ROOT / "tests" / "stack" / "emit.py"
+sys.path.insert(0, str(ROOT))  # the load generator and the counting helpers live with the stack tests
+from tests.stack.backends import poll, prom_value  # noqa: E402
+from tests.stack.emit import spawn, summary  # noqa: E402
+
 SIZES = {"pd-1x": (1, 2), "pd-10x": (4, 5), "pd-100x": (8, 25)}  # service: (processes, seconds) at 200 traces/s of 10 spans each
 
 
@@ -49,16 +49,11 @@ def run(urls: dict[str, str]) -> dict:
     start = time.time_ns()
     sent = {}
     for service, (procs, seconds) in SIZES.items():
-        children = [subprocess.Popen([sys.executable, str(EMIT), urls["otlp_grpc"], service, str(seconds), "200", "--no-logs", "--spans-per-trace", "10"],
-                                     stdout=subprocess.PIPE, text=True) for _ in range(procs)]
-        sent[service] = sum(json.loads(c.communicate()[0].strip().splitlines()[-1])["spans"] for c in children)
+        children = [spawn(urls["otlp_grpc"], service, seconds, 200, "--no-logs", "--spans-per-trace", "10") for _ in range(procs)]
+        sent[service] = sum(summary(c)["spans"] for c in children)
     for service, n in sent.items():  # wait until every span is counted in Prometheus and stored in Jaeger
         q = f'sum(traces_span_metrics_calls_total{{service_name="{service}"}})'
-        for _ in range(120):
-            r = httpx.get(f"{urls['prometheus']}/api/v1/query", params={"query": q}).json()["data"]["result"]
-            if r and float(r[0]["value"][1]) >= n:
-                break
-            time.sleep(1)
+        poll(lambda q=q: prom_value(urls["prometheus"], q), until=lambda v, n=n: v >= n, timeout=120)
     time.sleep(3)
     end = time.time_ns()
     src = StackSource(jaeger=urls["jaeger_query"], prometheus=urls["prometheus"], loki=urls["loki"], timeout_s=120)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +30,28 @@ def prom_value(prometheus: str, promql: str) -> float:
     """Sum of an instant query's samples (0 when empty)."""
     r = httpx.get(f"{prometheus}/api/v1/query", params={"query": promql}, timeout=10).json()
     return sum(float(s["value"][1]) for s in r["data"]["result"])
+
+
+def sdk_drops(prometheus: str, selector: str) -> float:
+    """Spans the apps' SDKs counted as lost (queue full, or export failed for good), from their own
+    exported metrics; `selector` picks the apps, e.g. 'service_name="x"'."""
+    sel = f'{selector}, error_type!=""'
+    return prom_value(prometheus, f"sum(otel_sdk_processor_span_processed_total{{{sel}}})") + prom_value(
+        prometheus, f"sum(otel_sdk_exporter_span_exported_total{{{sel}}})"
+    )
+
+
+def collector_counters(url: str) -> dict[str, float]:
+    """A collector's own span/point/record counters (its telemetry endpoint), summed per metric name
+    and exporter: {"otelcol_receiver_accepted_spans": n, "otelcol_exporter_send_failed_spans[otlp/jaeger]": n, ...}."""
+    out: dict[str, float] = {}
+    for line in httpx.get(url, timeout=10).text.splitlines():
+        m = re.match(r'^(otelcol_(?:receiver|exporter|processor)_[a-z_]+_(?:spans|metric_points|log_records)(?:_total)?)(\{[^}]*\})? ([0-9.e+-]+)$', line)
+        if m:
+            exporter = re.search(r'exporter="([^"]+)"', m.group(2) or "")
+            key = m.group(1).removesuffix("_total") + (f"[{exporter.group(1)}]" if exporter else "")
+            out[key] = out.get(key, 0) + float(m.group(3))
+    return out
 
 
 def jaeger_trace_ids(jaeger: str, service: str, limit: int = 100_000, lookback_s: int = 3600, tags: dict[str, str] | None = None) -> dict[str, int]:

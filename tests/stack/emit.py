@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import subprocess
+import sys
 import time
 
 import psutil
@@ -21,6 +23,20 @@ from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
 import agent_otel
+
+
+def spawn(endpoint: str, service: str, seconds: float, rate: float, *extra: str) -> subprocess.Popen:
+    """Start this script as an agent process (the tests' and benches' way to make load)."""
+    argv = [sys.executable, __file__, endpoint, service, str(seconds), str(rate), *extra]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def summary(child: subprocess.Popen, timeout: float = 180) -> dict:
+    """Wait for a spawned agent process and return its JSON summary; its stderr if it failed."""
+    out, err = child.communicate(timeout=timeout)
+    if child.returncode != 0:
+        raise RuntimeError(f"emit.py exited with {child.returncode}: {err[-3000:]}")
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def main() -> None:

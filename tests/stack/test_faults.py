@@ -7,40 +7,18 @@ AGENT_OTEL_OUTAGE_S sets how long each backend stays down (default 60 s, as in t
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
 from agent_otel.stack import processes
-from tests.stack.backends import jaeger_trace_ids, loki_count, poll, prom_value
+from tests.stack.backends import jaeger_trace_ids, loki_count, poll, prom_value, sdk_drops
+from tests.stack.emit import spawn, summary
 
 pytestmark = pytest.mark.stack
-EMIT = str(Path(__file__).with_name("emit.py"))
 OUTAGE_S = float(os.environ.get("AGENT_OTEL_OUTAGE_S", "60"))
-
-
-def emit(endpoint: str, service: str, seconds: float, rate: float, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, EMIT, endpoint, service, str(seconds), str(rate), *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def finish(child: subprocess.Popen, timeout: float = 180) -> dict:
-    out, err = child.communicate(timeout=timeout)
-    assert child.returncode == 0, err[-3000:]
-    return json.loads(out.strip().splitlines()[-1])
-
-
-def sdk_drops(prometheus: str, service: str) -> float:
-    """Spans the app's SDK counted as lost: queue full, or export failed for good (its own metrics)."""
-    sel = f'service_name="{service}", error_type!=""'
-    return prom_value(prometheus, f"sum(otel_sdk_processor_span_processed_total{{{sel}}})") + prom_value(
-        prometheus, f"sum(otel_sdk_exporter_span_exported_total{{{sel}}})"
-    )
 
 
 def test_collector_down_at_start_then_crashing_mid_run(stack):
@@ -49,24 +27,24 @@ def test_collector_down_at_start_then_crashing_mid_run(stack):
     urls, d, service = stack.urls, stack.data_dir, f"fault-collector-{uuid.uuid4().hex[:6]}"
     processes.stop(d, "collector")
     try:
-        child = emit(urls["otlp_grpc"], service, 45, 200, "--queue", "1000")
+        child = spawn(urls["otlp_grpc"], service, 45, 200, "--queue", "1000")
         time.sleep(12)  # 12 s with nothing listening
         processes.restart(d, "collector")
         time.sleep(10)
         processes.stop(d, "collector", kill=True)  # a crash: no graceful drain
         time.sleep(6)
         processes.restart(d, "collector")
-        summary = finish(child)
+        result = summary(child)
     finally:
         if not processes.healthy(stack.proc("collector").health):
             processes.restart(d, "collector")
-    sent = summary["spans"]
-    found = poll(lambda: jaeger_trace_ids(urls["jaeger_query"], service), until=lambda t: len(t) + sdk_drops(urls["prometheus"], service) >= sent, timeout=90)
-    drops = sdk_drops(urls["prometheus"], service)
-    print(f"\ncollector faults: emitted {sent}, in Jaeger {len(found)}, counted drops {drops:.0f}, app peak RSS {summary['peak_rss_mb']:.0f} MiB")
+    sent, app = result["spans"], f'service_name="{service}"'
+    found = poll(lambda: jaeger_trace_ids(urls["jaeger_query"], service), until=lambda t: len(t) + sdk_drops(urls["prometheus"], app) >= sent, timeout=90)
+    drops = sdk_drops(urls["prometheus"], app)
+    print(f"\ncollector faults: emitted {sent}, in Jaeger {len(found)}, counted drops {drops:.0f}, app peak RSS {result['peak_rss_mb']:.0f} MiB")
     assert drops > 0, "12 s without a collector at 200 spans/s must overflow a 1000-span queue"
     assert len(found) + drops == sent
-    assert summary["peak_rss_mb"] < 250
+    assert result["peak_rss_mb"] < 250
     # after the last restart new telemetry flows without restarting the app: the final second is all there
     last_second = jaeger_trace_ids(urls["jaeger_query"], service, tags={"second": "44"})
     assert len(last_second) == 200
@@ -79,19 +57,18 @@ def test_backend_outage_loses_nothing(stack, backend):
     urls, d, service = stack.urls, stack.data_dir, f"outage-{backend}-{uuid.uuid4().hex[:6]}"
     processes.stop(d, backend)
     try:
-        child = emit(urls["otlp_grpc"], service, OUTAGE_S, 50)
-        summary = finish(child, timeout=OUTAGE_S + 120)
+        result = summary(spawn(urls["otlp_grpc"], service, OUTAGE_S, 50), timeout=OUTAGE_S + 120)
     finally:
         processes.restart(d, backend, timeout_s=120)
     if backend == "jaeger":
-        got = poll(lambda: len(jaeger_trace_ids(urls["jaeger_query"], service)), until=lambda n: n >= summary["spans"], timeout=120)
-        want = summary["spans"]
+        got = poll(lambda: len(jaeger_trace_ids(urls["jaeger_query"], service)), until=lambda n: n >= result["spans"], timeout=120)
+        want = result["spans"]
     elif backend == "loki":
-        got = poll(lambda: loki_count(urls["loki"], service), until=lambda n: n >= summary["logs"], timeout=120)
-        want = summary["logs"]
+        got = poll(lambda: loki_count(urls["loki"], service), until=lambda n: n >= result["logs"], timeout=120)
+        want = result["logs"]
     else:  # every collection of the probe gauge is one sample in Prometheus
         q = f'count_over_time(agent_otel_test_collections{{service_name="{service}"}}[30m])'
-        got = poll(lambda: prom_value(urls["prometheus"], q), until=lambda n: n >= summary["collections"], timeout=120)
-        want = summary["collections"]
+        got = poll(lambda: prom_value(urls["prometheus"], q), until=lambda n: n >= result["collections"], timeout=120)
+        want = result["collections"]
     print(f"\n{backend} down {OUTAGE_S:.0f}s: sent {want}, found {got:.0f}")
     assert got == want

@@ -7,7 +7,6 @@ Prometheus and the correlated log line in Loki, each through the backend's own q
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import textwrap
@@ -15,6 +14,8 @@ import time
 
 import httpx
 import pytest
+
+from tests.stack.backends import poll
 
 pytestmark = pytest.mark.stack
 
@@ -48,18 +49,6 @@ AGENT = textwrap.dedent(
     agent_otel.shutdown()
     """
 )
-
-
-def poll(fn, until=bool, timeout_s=60.0, every=1.0):
-    """Call fn until its answer satisfies `until` (backends ingest asynchronously); the last answer."""
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if until(last):
-            return last
-        time.sleep(every)
-    return last
 
 
 def total(rows):

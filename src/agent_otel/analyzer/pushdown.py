@@ -29,9 +29,19 @@ SAMPLE_TRACES = 200  # per service, for critical paths and error examples
 SLOW_TRACES = 20
 
 
+ROOTS = 'agent_otel_kind=~"agent|workflow"'  # an agent run is a trace: its root is the agent (or workflow) span
+TRACE_ID = 10  # column of a span row (SpanFrame.from_rows)
+
+
 def _sel(service: str | None, *extra: str) -> str:
+    """A label selector for the service (or every service) plus `extra` matchers."""
     parts = [f'service_name="{service}"' if service else 'service_name!=""', *extra]
     return "{" + ", ".join(parts) + "}"
+
+
+def _seconds(start_ns: int, end_ns: int) -> int:
+    """The window as a whole number of seconds for a PromQL range (at least 1)."""
+    return max(int((end_ns - start_ns) / 1e9), 1)
 
 
 class Window:
@@ -43,8 +53,8 @@ class Window:
     """
 
     def __init__(self, prom: Any, start_ns: int, end_ns: int, service: str | None) -> None:
-        self.w = f"{max(int((end_ns - start_ns) / 1e9), 1)}s"
-        self.lookback = f"{max(int((end_ns - start_ns) / 1e9), 3600)}s"
+        self.w = f"{_seconds(start_ns, end_ns)}s"
+        self.lookback = f"{max(_seconds(start_ns, end_ns), 3600)}s"
         resets = prom.scalar(f"sum(resets({CALLS}{_sel(service)}[{self.w}]))", end_ns)
         self.exact = not resets
 
@@ -60,7 +70,7 @@ def estimated_spans(source: Any, start_ns: int, end_ns: int, service: str | None
     """Spans in the window according to spanmetrics (0 when Prometheus is not there)."""
     if source.prometheus is None:
         return 0.0
-    w = max(int((end_ns - start_ns) / 1e9), 1)
+    w = _seconds(start_ns, end_ns)
     return source.prometheus.scalar(f"sum(increase({CALLS}{_sel(service)}[{w}s]))", end_ns) or 0.0
 
 
@@ -72,7 +82,6 @@ def build_pushdown_report(source: Any, start_ns: int, end_ns: int, *, service: s
     if prom is None:
         raise SourceError("push-down needs Prometheus (--prometheus) for the spanmetrics")
     win = Window(prom, start_ns, end_ns, service)
-    w = win.w
     window_s = max((end_ns - start_ns) / 1e9, 1e-9)
     sel = _sel(service)
     kn = "agent_otel_kind, agent_otel_name"
@@ -115,7 +124,7 @@ def build_pushdown_report(source: Any, start_ns: int, end_ns: int, *, service: s
         cost += v * (price[0] if kind == "input" else price[1]) / 1e6
 
     progress("PromQL/LogQL: services")
-    services = _services(source, win, sel, _sel(service, ERROR), end_ns, window_s)
+    services = _services(source, win, service, end_ns, window_s)
 
     progress("Jaeger: the traces worth explaining")
     frame = _explained_traces(source, start_ns, end_ns, service, services)
@@ -136,7 +145,7 @@ def build_pushdown_report(source: Any, start_ns: int, end_ns: int, *, service: s
         "services": services, "groups": groups, "bottlenecks": bottlenecks, "slowest_traces": slowest, "errors": top_errors,
         "resources": {"cpu_utilization": res.cpu_utilization, "memory_rss_bytes": res.memory_rss_bytes, "gpu_utilization": res.gpu_utilization,
                       "gpu_memory_bytes": res.gpu_memory_bytes, "inference": res.extra},
-        "timeseries": _timeseries(prom, sel, start_ns, end_ns),
+        "timeseries": _timeseries(prom, service, start_ns, end_ns),
         "recommendations": raw._recommendations(groups, bottlenecks, cost),
         "traces_fetched": len(set(frame.trace_id)) if len(frame) else 0,
         "analysis_seconds": None,
@@ -145,13 +154,12 @@ def build_pushdown_report(source: Any, start_ns: int, end_ns: int, *, service: s
     return raw.Report(data)
 
 
-def _services(source: Any, win: Window, sel: str, err_sel: str, end_ns: int, window_s: float) -> list[dict[str, Any]]:
+def _services(source: Any, win: Window, service: str | None, end_ns: int, window_s: float) -> list[dict[str, Any]]:
     prom = source.prometheus
-    spans = prom.by(win.growth(CALLS, sel, "service_name"), "service_name", at_ns=end_ns)
-    errs = prom.by(win.growth(CALLS, err_sel, "service_name"), "service_name", at_ns=end_ns)
-    # an agent run is a trace: its root is the agent (or workflow) span
-    roots = prom.by(win.growth(CALLS, sel[:-1] + ', agent_otel_kind=~"agent|workflow"}', "service_name"), "service_name", at_ns=end_ns)
-    root_buckets = win.growth(BUCKETS, sel[:-1] + ', agent_otel_kind=~"agent|workflow"}', "le, service_name")
+    spans = prom.by(win.growth(CALLS, _sel(service), "service_name"), "service_name", at_ns=end_ns)
+    errs = prom.by(win.growth(CALLS, _sel(service, ERROR), "service_name"), "service_name", at_ns=end_ns)
+    roots = prom.by(win.growth(CALLS, _sel(service, ROOTS), "service_name"), "service_name", at_ns=end_ns)
+    root_buckets = win.growth(BUCKETS, _sel(service, ROOTS), "le, service_name")
     q = {p: prom.by(f"histogram_quantile({p / 100}, {root_buckets})", "service_name", at_ns=end_ns) for p in PERCENTILES}
     error_logs: dict[tuple[str, ...], float] = {}
     if source.loki is not None:
@@ -174,18 +182,14 @@ def _explained_traces(source: Any, start_ns: int, end_ns: int, service: str | No
     """Spans of: the slowest traces (Jaeger's duration filter at the p99 the histograms gave),
     and a bounded sample of recent traces — per service, independent of the window's size."""
     rows: list[tuple] = []
+    seen: set[str] = set()  # a trace found by both queries counts once
     for s in services if not service else [s for s in services if s["service"] == service]:
         p99 = s["trace_latency_ms"].get("p99")
-        if p99:
-            rows += source.jaeger.find(s["service"], start_ns, end_ns, limit=SLOW_TRACES, min_duration_ms=p99)
-        rows += source.jaeger.find(s["service"], start_ns, end_ns, limit=SAMPLE_TRACES)
-    seen, unique = set(), []
-    for r in rows:  # a trace found by both queries counts once
-        key = (r[10], r[3], r[1])
-        if key not in seen:
-            seen.add(key)
-            unique.append(r)
-    return SpanFrame.from_rows(unique)
+        slow = source.jaeger.find(s["service"], start_ns, end_ns, limit=SLOW_TRACES, min_duration_ms=p99) if p99 else []
+        for found in (slow, source.jaeger.find(s["service"], start_ns, end_ns, limit=SAMPLE_TRACES)):
+            rows += [r for r in found if r[TRACE_ID] not in seen]
+            seen |= {r[TRACE_ID] for r in found}
+    return SpanFrame.from_rows(rows)
 
 
 def _top_errors(source: Any, win: Window, end_ns: int, frame: SpanFrame, service: str | None) -> list[dict[str, Any]]:
@@ -200,15 +204,15 @@ def _top_errors(source: Any, win: Window, end_ns: int, frame: SpanFrame, service
         if math.isnan(n) or n < 0.5:
             continue
         tid = example.get((kind, name))
-        out.append({"kind": kind, "name": name, "error_type": etype or "error", "count": round(n), "trace_id": tid,
-                    "log_excerpt": (logs.get(tid) or "")[:300] or None if tid else None})
+        excerpt = (logs.get(tid) or "")[:300] if tid else ""
+        out.append({"kind": kind, "name": name, "error_type": etype or "error", "count": round(n), "trace_id": tid, "log_excerpt": excerpt or None})
     return out
 
 
-def _timeseries(prom: Any, sel: str, start_ns: int, end_ns: int, buckets: int = 30) -> dict[str, Any]:
+def _timeseries(prom: Any, service: str | None, start_ns: int, end_ns: int, buckets: int = 30) -> dict[str, Any]:
     step = max((end_ns - start_ns) / buckets / 1e9, 1.0)
-    calls = prom.range(f"sum(increase({CALLS}{sel}[{step:.0f}s]))", start_ns, end_ns, step)
-    errs = prom.range(f"sum(increase({CALLS}{sel[:-1]}, {ERROR}}}[{step:.0f}s]))", start_ns, end_ns, step)
+    calls = prom.range(f"sum(increase({CALLS}{_sel(service)}[{step:.0f}s]))", start_ns, end_ns, step)
+    errs = prom.range(f"sum(increase({CALLS}{_sel(service, ERROR)}[{step:.0f}s]))", start_ns, end_ns, step)
     return {
         "bucket_start_ns": [int(t - step * 1e9) for t, _ in calls],
         "bucket_seconds": round(step, 3),

@@ -9,7 +9,6 @@ from typing import Any
 
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.metrics.export import (
-    AggregationTemporality,
     HistogramDataPoint,
     MetricExporter,
     MetricExportResult,

@@ -18,6 +18,7 @@ from pathlib import Path
 from string import Template
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -234,7 +235,7 @@ def _commands(stack: Stack, alert_rules: Path | None, alert_webhook: str | None,
               "alerting": f"alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{p.alertmanager}']" if am_bin else "",
               "webhook": json.dumps(alert_webhook or "http://127.0.0.1:9/unused")}
     collectors = _collectors(stack, gateways, sampling or {})
-    values["scrape_targets"] = json.dumps([c[2]["AGENT_OTEL_HEALTH_ENDPOINT"].rsplit(":", 1)[0] + ":" + c[2]["AGENT_OTEL_TELEMETRY_PORT"] for c in collectors])
+    values["scrape_targets"] = json.dumps([urlsplit(urls["telemetry"]).netloc for *_, urls in collectors])
     (cfg / "jaeger.yaml").write_text(_render("jaeger.yaml", values))
     (cfg / "loki.yaml").write_text(_render("loki.yaml", values))
     (cfg / "prometheus.yml").write_text(_render("prometheus.yml", values))
@@ -317,9 +318,7 @@ def up(
 def stop(data_dir: str | Path, name: str, *, kill: bool = False, timeout_s: float = 15) -> None:
     """Stop one program of the running stack, gracefully or (`kill`) with SIGKILL as a crash would;
     `restart` brings it back (fault tests)."""
-    stack = Stack.load(Path(data_dir).expanduser().resolve())
-    if stack is None:
-        raise StackError(f"no stack started from {data_dir}")
+    stack = _started(data_dir)
     proc = stack.proc(name)
     if kill and _alive(proc):
         os.kill(proc.pid, signal.SIGKILL)
@@ -331,14 +330,19 @@ def stop(data_dir: str | Path, name: str, *, kill: bool = False, timeout_s: floa
 
 def restart(data_dir: str | Path, name: str, *, timeout_s: float = 90) -> Proc:
     """Start a stopped (or running) program again with the argv and environment it had."""
-    stack = Stack.load(Path(data_dir).expanduser().resolve())
-    if stack is None:
-        raise StackError(f"no stack started from {data_dir}")
+    stack = _started(data_dir)
     proc = stack.proc(name)
     if not proc.argv:
         raise StackError(f"{name}: the state file does not say how it was started")
     _terminate(proc, 15)
     return _launch(stack, name, proc.argv, proc.env, proc.health, proc.urls, timeout_s, lambda _m: None)
+
+
+def _started(data_dir: str | Path) -> Stack:
+    stack = Stack.load(Path(data_dir).expanduser().resolve())
+    if stack is None:
+        raise StackError(f"no stack started from {data_dir}")
+    return stack
 
 
 def _terminate(proc: Proc, timeout_s: float) -> bool:

@@ -40,7 +40,8 @@ class Prometheus:
         try:
             for series in data["data"]["result"]:
                 for ts, value in series["values"]:
-                    total[int(float(ts) * 1e9)] = total.get(int(float(ts) * 1e9), 0.0) + float(value)
+                    at = int(float(ts) * 1e9)
+                    total[at] = total.get(at, 0.0) + float(value)
         except (KeyError, TypeError, ValueError):
             raise SourceError(f"prometheus: range query {promql!r}: malformed answer") from None
         return sorted(total.items())
