@@ -138,6 +138,29 @@ def test_html_report_is_self_contained(tmp_path):
     assert "x<script>" not in page and "x&lt;script&gt;" in page
 
 
+def test_terminal_report_shows_figures_a_source_could_not_give_as_a_dash(tmp_path):
+    """A push-down report has no maximum latency, and no trace latency for a service without agent
+    root spans (e.g. a plain HTTP service in the same backends): the terminal shows a dash."""
+    from rich.console import Console
+
+    from agent_otel.analyzer.render.terminal import render as render_terminal
+
+    agents, web = Writer(tmp_path / "s.db", "agents"), Writer(tmp_path / "s.db", "web")
+    for i in range(10):
+        agents.span("agent", "bot", i * 100, 50)
+        web.span("span", "GET /", i * 100, 5)
+    data = build_report(LocalSource(tmp_path / "s.db"), *window()).to_dict()
+    for s in data["services"]:
+        if s["service"] == "web":
+            s["trace_latency_ms"] = {k: None for k in s["trace_latency_ms"]}
+    for g in data["groups"]:
+        g["latency_ms"]["max"] = None
+    console = Console(record=True, width=200)
+    render_terminal(data, console)
+    web_row = next(line for line in console.export_text().splitlines() if "│ web" in line)
+    assert web_row.count("–") == 2  # p50 and p95
+
+
 def run_cli(*args, env=None):
     return subprocess.run([sys.executable, "-m", "agent_otel.cli", *args], capture_output=True, text=True, timeout=120, env=env)
 

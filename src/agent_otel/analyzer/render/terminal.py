@@ -11,7 +11,11 @@ from rich.table import Table
 _STATUS_STYLE = {"degraded": "bold red", "improved": "green", "stable": "dim", "insufficient_data": "dim"}
 
 
-def _ms(v: float) -> str:
+def _ms(v: float | None) -> str:
+    """Milliseconds as shown; None (a figure the source could not give, e.g. a push-down report's
+    trace latency for a service without agent roots) as a dash."""
+    if v is None:
+        return "–"
     return f"{v:,.1f}" if v < 10_000 else f"{v / 1000:,.1f}s"
 
 
