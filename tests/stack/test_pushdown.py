@@ -29,7 +29,7 @@ def bucket_around(value_ms: float) -> tuple[float, float]:
 
 AGENT = textwrap.dedent(
     """
-    import sys, time, random
+    import logging, sys, time, random
     import agent_otel
     agent_otel.configure(sys.argv[1], exporter="otlp", endpoint=sys.argv[2], metric_interval=1)
     random.seed(7)
@@ -50,7 +50,7 @@ AGENT = textwrap.dedent(
             try:
                 search(i)
             except TimeoutError:
-                pass
+                logging.getLogger("agent").error("search %d timed out", i)
         chat(i)
 
     for i in range(int(sys.argv[3])):
@@ -71,9 +71,11 @@ def test_pushdown_report_agrees_with_the_raw_report(stack):
     poll(lambda: prom_value(urls["prometheus"], f'sum(gen_ai_client_token_usage_sum{{service_name="{service}"}})'), until=lambda v: v > 0, timeout=60)
     time.sleep(2)
     end = time.time_ns()
-    src = StackSource(jaeger=urls["jaeger_query"], prometheus=urls["prometheus"], loki=urls["loki"])
-    raw = build_report(src, start, end, service=service).to_dict()
-    down = pushdown.build_pushdown_report(src, start, end, service=service).to_dict()
+    def source() -> StackSource:  # a fresh one per report, as each `agent-otel report` run has
+        return StackSource(jaeger=urls["jaeger_query"], prometheus=urls["prometheus"], loki=urls["loki"])
+
+    raw = build_report(source(), start, end, service=service).to_dict()
+    down = pushdown.build_pushdown_report(source(), start, end, service=service).to_dict()
 
     assert down["totals"]["spans"] == raw["totals"]["spans"] == spans
     assert down["totals"]["errors"] == raw["totals"]["errors"] == RUNS // 10
@@ -89,4 +91,6 @@ def test_pushdown_report_agrees_with_the_raw_report(stack):
         assert lo <= g["latency_ms"]["p95"] <= hi, (key, g["latency_ms"], rg[key]["latency_ms"])
     assert down["slowest_traces"][0]["trace_id"] == raw["slowest_traces"][0]["trace_id"]
     assert down["errors"][0]["count"] == RUNS // 10 and down["errors"][0]["name"] == "search"
+    for report in (raw, down):  # the example trace's error log line, from Loki
+        assert "timed out" in (report["errors"][0]["log_excerpt"] or ""), report["errors"][0]
     assert down["traces_fetched"] <= pushdown.SAMPLE_TRACES + pushdown.SLOW_TRACES

@@ -129,7 +129,7 @@ def build_pushdown_report(source: Any, start_ns: int, end_ns: int, *, service: s
     progress("Jaeger: the traces worth explaining")
     frame = _explained_traces(source, start_ns, end_ns, service, services)
     bottlenecks, slowest, _ = raw._bottlenecks(source, frame, progress) if len(frame) else ([], [], 0)
-    top_errors = _top_errors(source, win, end_ns, frame, service)
+    top_errors = _top_errors(source, win, start_ns, end_ns, frame, service)
     res = source.resources(start_ns, end_ns, service)
     total_calls = sum(g["count"] for g in groups)
     total_errors = sum(g["errors"] for g in groups)
@@ -192,13 +192,13 @@ def _explained_traces(source: Any, start_ns: int, end_ns: int, service: str | No
     return SpanFrame.from_rows(rows)
 
 
-def _top_errors(source: Any, win: Window, end_ns: int, frame: SpanFrame, service: str | None) -> list[dict[str, Any]]:
+def _top_errors(source: Any, win: Window, start_ns: int, end_ns: int, frame: SpanFrame, service: str | None) -> list[dict[str, Any]]:
     counts = source.prometheus.by(f"topk(10, {win.growth(CALLS, _sel(service, ERROR), 'agent_otel_kind, agent_otel_name, error_type')})",
                                   "agent_otel_kind", "agent_otel_name", "error_type", at_ns=end_ns)
     example: dict[tuple[str, str], str] = {}
     for i in np.flatnonzero(frame.error) if len(frame) else []:
         example.setdefault((frame.kind[i], frame.target[i]), frame.trace_id[i])
-    logs = source.error_logs(list(set(example.values())))
+    logs = source.error_logs(list(set(example.values())), start_ns, end_ns)
     out = []
     for (kind, name, etype), n in sorted(counts.items(), key=lambda kv: -kv[1]):
         if math.isnan(n) or n < 0.5:

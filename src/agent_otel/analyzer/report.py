@@ -146,7 +146,7 @@ def _bottlenecks(source: Source, frame: SpanFrame, progress: Progress) -> tuple[
     return ranking, slow_out, int(roots.size)
 
 
-def _errors(source: Source, frame: SpanFrame) -> list[dict[str, Any]]:
+def _errors(source: Source, frame: SpanFrame, start_ns: int, end_ns: int) -> list[dict[str, Any]]:
     idx = np.flatnonzero(frame.error)
     if idx.size == 0:
         return []
@@ -155,7 +155,7 @@ def _errors(source: Source, frame: SpanFrame) -> list[dict[str, Any]]:
         groups[(frame.kind[i], frame.target[i], frame.error_type[i] or "error")].append(int(i))
     top = sorted(groups.items(), key=lambda kv: len(kv[1]), reverse=True)[:10]
     latest = {key: max(rows, key=lambda r: frame.start_ns[r]) for key, rows in top}
-    logs = source.error_logs([frame.trace_id[r] for r in latest.values()])
+    logs = source.error_logs([frame.trace_id[r] for r in latest.values()], start_ns, end_ns)
     return [
         {
             "kind": k, "name": n, "error_type": e, "count": len(rows),
@@ -240,7 +240,7 @@ def build_report(
         groups.append(g)
 
     bottlenecks, slowest, trace_count = _bottlenecks(source, frame, progress)
-    errors = _errors(source, frame)
+    errors = _errors(source, frame, start_ns, end_ns)
     res = source.resources(start_ns, end_ns, service)
     resources: dict[str, Any] = {
         "cpu_utilization": res.cpu_utilization,

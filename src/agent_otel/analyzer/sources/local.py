@@ -58,7 +58,7 @@ class LocalSource:
         ).fetchall()
         return [TraceSpan(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in rows]
 
-    def error_logs(self, trace_ids: list[str]) -> dict[str, str]:
+    def error_logs(self, trace_ids: list[str], start_ns: int, end_ns: int) -> dict[str, str]:  # noqa: ARG002 - trace ids are unique here
         if not trace_ids:
             return {}
         marks = ",".join("?" * len(trace_ids))

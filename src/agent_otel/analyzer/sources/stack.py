@@ -20,13 +20,11 @@ class StackSource:
         self.jaeger = Jaeger(jaeger, **kw)
         self.prometheus = Prometheus(prometheus, **kw) if prometheus else None
         self.loki = Loki(loki, **kw) if loki else None
-        self._window = (0, 0)
 
     def services(self) -> list[str]:
         return self.jaeger.services()
 
     def spans(self, start_ns: int, end_ns: int, service: str | None) -> SpanFrame:
-        self._window = (start_ns, end_ns)
         services = [service] if service else [s for s in self.services() if s != "jaeger"]
         rows = []
         for svc in services:
@@ -36,11 +34,10 @@ class StackSource:
     def trace(self, trace_id: str) -> list[TraceSpan]:
         return self.jaeger.trace(trace_id)
 
-    def error_logs(self, trace_ids: list[str]) -> dict[str, str]:
+    def error_logs(self, trace_ids: list[str], start_ns: int, end_ns: int) -> dict[str, str]:
         if self.loki is None:
             return {}
-        start, end = self._window
-        return self.loki.trace_logs(trace_ids, start, end)
+        return self.loki.trace_logs(trace_ids, start_ns, end_ns)
 
     def resources(self, start_ns: int, end_ns: int, service: str | None) -> ResourceFigures:
         if self.prometheus is None:
