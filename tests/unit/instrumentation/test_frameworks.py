@@ -113,3 +113,31 @@ def test_openai_agents_sdk_trace_becomes_spans(otel):
     from agents.tracing import get_trace_provider
 
     assert _processor not in get_trace_provider()._multi_processor._processors
+
+
+def test_a_runnable_invoked_without_its_config_stays_under_its_step(otel, langchain):
+    """What LangChain does on Python < 3.11 in async graphs, made to happen on every version: the
+    step calls a tool with the run config lost, so the tool run arrives without a parent_run_id."""
+    from langchain_core.runnables.config import var_child_runnable_config
+    from langchain_core.tools import tool
+    from langgraph.graph import END, StateGraph
+
+    @tool
+    def lookup(q: str) -> str:
+        """Look something up."""
+        return q.upper()
+
+    class State(TypedDict):
+        q: str
+
+    def act(s):
+        var_child_runnable_config.set(None)  # this node's context only: LangChain no longer knows the parent run
+        return {"q": lookup.invoke({"q": s["q"]})}
+
+    g = StateGraph(State)
+    g.add_node("act", act)
+    g.set_entry_point("act")
+    g.add_edge("act", END)
+    with agent_otel.agent("outer"):
+        assert g.compile().invoke({"q": "x"}) == {"q": "X"}
+    assert tree(otel) == {"invoke_agent outer": None, "invoke_agent LangGraph": "invoke_agent outer", "act": "invoke_agent LangGraph", "execute_tool lookup": "act"}

@@ -6,7 +6,11 @@ skipped; their children attach to the nearest visible ancestor, so a graph reads
 
 Spans parent on the run tree LangChain reports (`parent_run_id`), not on the thread's current
 context, so async graph steps and thread-pool work stay in one trace; the root run parents on the
-current context, under a decorated agent. Instrumenting the model client too (OpenAI/Anthropic)
+current context, under a decorated agent. Where LangChain loses the run tree itself (Python < 3.11:
+asyncio tasks do not take a context, so a runnable invoked inside an async graph step without its
+`config` starts with no `parent_run_id`), the handler falls back to the innermost run it saw start
+in the same context (a ContextVar it sets on each run start, which LangChain's executor hand-off
+copies), so the run stays one trace on every Python. Instrumenting the model client too (OpenAI/Anthropic)
 adds its HTTP-level client span under the LangChain model span.
 """
 
@@ -14,6 +18,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -33,6 +39,17 @@ from agent_otel.instruments import record, token_usage
 HIDDEN_TAG = "langsmith:hidden"
 
 
+@dataclass(frozen=True)
+class _Mark:
+    """The innermost run started in this context, and the OpenTelemetry span current when it did."""
+
+    run_id: UUID
+    current_span: Any
+
+
+_innermost: ContextVar[_Mark | None] = ContextVar("agent_otel_langchain_run", default=None)
+
+
 class OtelCallbackHandler(BaseCallbackHandler):
     """Maps LangChain run callbacks onto spans; never raises into LangChain."""
 
@@ -42,6 +59,20 @@ class OtelCallbackHandler(BaseCallbackHandler):
         super().__init__()
         self._runs: dict[UUID, tuple[Any, Any, float]] = {}
         self._parents: dict[UUID, Any] = {}  # hidden run -> the span its children attach to
+        self._outer: dict[UUID, _Mark | None] = {}  # run -> the mark it replaced in its context
+
+    def _known(self, run_id: UUID | None) -> bool:
+        return run_id is not None and (run_id in self._runs or run_id in self._parents)
+
+    def _parent_run(self, parent_run_id: UUID | None) -> UUID | None:
+        """The run LangChain names as parent; without one, the innermost live run of this context,
+        unless the app made another span current since (then that span is the nearer parent)."""
+        if parent_run_id is not None:
+            return parent_run_id
+        mark = _innermost.get()
+        if mark is not None and self._known(mark.run_id) and trace.get_current_span() is mark.current_span:
+            return mark.run_id
+        return None
 
     def _parent_context(self, parent_run_id: UUID | None) -> Any:
         if parent_run_id is None:
@@ -54,7 +85,9 @@ class OtelCallbackHandler(BaseCallbackHandler):
 
     def _start(self, run_id: UUID, parent_run_id: UUID | None, kind: str, name: str | None, opts: dict[str, Any], tags: list[str] | None) -> None:
         try:
-            ctx = self._parent_context(parent_run_id)
+            ctx = self._parent_context(self._parent_run(parent_run_id))
+            self._outer[run_id] = _innermost.get()
+            _innermost.set(_Mark(run_id, trace.get_current_span()))
             if tags and HIDDEN_TAG in tags:
                 self._parents[run_id] = ctx
                 return
@@ -65,6 +98,10 @@ class OtelCallbackHandler(BaseCallbackHandler):
             report_internal_error("langchain.start", exc)
 
     def _finish(self, run_id: UUID, error: BaseException | None = None) -> None:
+        outer = self._outer.pop(run_id, None)
+        mark = _innermost.get()
+        if mark is not None and mark.run_id == run_id:
+            _innermost.set(outer)
         self._parents.pop(run_id, None)
         entry = self._runs.pop(run_id, None)
         if entry is not None:
@@ -75,7 +112,7 @@ class OtelCallbackHandler(BaseCallbackHandler):
     def on_chain_start(self, serialized: dict[str, Any] | None, inputs: Any, *, run_id: UUID, parent_run_id: UUID | None = None,
                        tags: list[str] | None = None, metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
         name = kwargs.get("name") or (serialized or {}).get("name") or ((serialized or {}).get("id") or ["chain"])[-1]
-        kind = semconv.KIND_AGENT if parent_run_id is None or parent_run_id not in self._runs and parent_run_id not in self._parents else semconv.KIND_STEP
+        kind = semconv.KIND_STEP if self._known(self._parent_run(parent_run_id)) else semconv.KIND_AGENT
         self._start(run_id, parent_run_id, kind, str(name), {"attributes": {"langchain.run_type": "chain"}}, tags)
 
     def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
