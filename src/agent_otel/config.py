@@ -20,7 +20,6 @@ import os
 import platform
 import socket
 import threading
-import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 from agent_otel import __version__, content, semconv
+from agent_otel.parked_threads import ParkedThreads
 
 _logger = logging.getLogger("agent_otel")
 EXPORTERS = ("otlp", "local", "console", "none")
@@ -58,6 +58,7 @@ class _State:
     log_handler: logging.Handler | None
     exporter: str
     extras: list[Any] = field(default_factory=list)
+    shutdown_threads: ParkedThreads | None = None  # started by configure(): Python 3.12+ starts no thread at exit
 
 
 _lock = threading.Lock()
@@ -285,6 +286,7 @@ def configure(
         set_logger_provider(logger_provider)
         content.set_policy(policy)
         _state = _State(tracer_provider, meter_provider, logger_provider, handler, kind)
+        _state.shutdown_threads = ParkedThreads(3, "agent-otel-shutdown")
         atexit.register(shutdown)
 
     if instrument:
@@ -315,9 +317,10 @@ def force_flush(timeout_s: float = EXPORT_TIMEOUT_S) -> bool:
 def shutdown(timeout_s: float = EXPORT_TIMEOUT_S) -> bool:
     """Flush and stop exporting within `timeout_s` in all, whatever the collector does.
 
-    The providers shut down side by side in daemon threads; whatever has not finished by the
-    deadline is abandoned (a warning says so) so the app's exit never waits on an unreachable
-    collector. Also registered with `atexit`. Returns True when everything flushed in time.
+    The providers shut down side by side in daemon threads that `configure()` started (none can be
+    started during interpreter exit on Python 3.12+); whatever has not finished by the deadline is
+    abandoned (a warning says so) so the app's exit never waits on an unreachable collector. Also
+    registered with `atexit`. Returns True when everything flushed in time.
     """
     global _state
     from agent_otel import instruments
@@ -329,7 +332,9 @@ def shutdown(timeout_s: float = EXPORT_TIMEOUT_S) -> bool:
         return True
     if state.log_handler is not None:
         logging.getLogger().removeHandler(state.log_handler)
-    deadline = time.monotonic() + timeout_s
+        # logging's exit hook flushes every live handler, and OpenTelemetry's flushes from a new
+        # thread, which 3.12+ refuses at exit; its provider is shut down below, so nothing is left.
+        state.log_handler.flushOnClose = False  # type: ignore[attr-defined]
     ms = int(timeout_s * 1000)
     jobs = {
         "TracerProvider": state.tracer_provider.shutdown,
@@ -337,18 +342,18 @@ def shutdown(timeout_s: float = EXPORT_TIMEOUT_S) -> bool:
         "MeterProvider": lambda: state.meter_provider.shutdown(timeout_millis=ms),
     }
 
-    def run(name: str, job: Any) -> None:
-        try:
-            job()
-        except Exception:  # noqa: BLE001
-            _logger.warning("agent-otel: %s did not shut down cleanly", name, exc_info=True)
+    def guarded(name: str, job: Any) -> Any:
+        def run() -> None:
+            try:
+                job()
+            except Exception:  # noqa: BLE001
+                _logger.warning("agent-otel: %s did not shut down cleanly", name, exc_info=True)
 
-    threads = [threading.Thread(target=run, args=item, name=f"agent-otel-shutdown-{item[0]}", daemon=True) for item in jobs.items()]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(max(0.0, deadline - time.monotonic()))
-    late = [t.name.rsplit("-", 1)[-1] for t in threads if t.is_alive()]
+        return run
+
+    names = list(jobs)
+    threads = state.shutdown_threads or ParkedThreads(len(names), "agent-otel-shutdown")
+    late = [names[i] for i in threads.run([guarded(n, j) for n, j in jobs.items()], timeout_s)]
     if late:
         _logger.warning("agent-otel: shutdown gave up after %.1fs; not flushed: %s (telemetry still queued is dropped)", timeout_s, ", ".join(late))
     return not late
