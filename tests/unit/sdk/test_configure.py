@@ -37,6 +37,32 @@ def test_default_without_endpoint_is_the_local_store(tmp_path):
     assert db.execute("SELECT body FROM logs").fetchall() == [("in the tool",)]
 
 
+def test_exit_export_starts_no_thread(tmp_path):
+    """Python 3.12+ refuses new threads while atexit hooks run; made so here on every version for
+    agent-otel's own exit hook alone, which must still store what was recorded, within its timeout."""
+    proc = run(
+        """
+        import atexit, logging, threading
+        start = threading.Thread.start
+        atexit.register(lambda: setattr(threading.Thread, "start", start))  # runs after agent-otel's hook
+        import agent_otel
+        agent_otel.configure("svc")
+        with agent_otel.tool("t"):
+            logging.getLogger("app").warning("in the tool")
+
+        def refuse(self):
+            raise RuntimeError("can't create new thread at interpreter shutdown")
+
+        atexit.register(lambda: setattr(threading.Thread, "start", refuse))  # runs before it
+        """,
+        env={"AGENT_OTEL_STORE": str(tmp_path / "s.db")},
+    )
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    db = sqlite3.connect(tmp_path / "s.db")
+    assert db.execute("SELECT name FROM spans").fetchall() == [("execute_tool t",)]
+    assert db.execute("SELECT body FROM logs").fetchall() == [("in the tool",)]
+
+
 def test_env_endpoint_selects_otlp_and_second_configure_is_a_warning(tmp_path):
     proc = run(
         """
