@@ -77,7 +77,11 @@ def _otel_session() -> Otel:
     trace.set_tracer_provider(tracer_provider)
     metrics.set_meter_provider(meter_provider)
     set_logger_provider(logger_provider)
-    logging.getLogger().addHandler(LoggingHandler(logger_provider=logger_provider))
+    handler = LoggingHandler(logger_provider=logger_provider)
+    # Exports are synchronous, so nothing is left to flush at exit, where OpenTelemetry's handler
+    # would flush from a new thread, which Python 3.12+ refuses then (a traceback after the summary).
+    handler.flushOnClose = False
+    logging.getLogger().addHandler(handler)
     return Otel(span_exporter, reader, log_exporter, tracer_provider, meter_provider)
 
 
