@@ -27,7 +27,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.genai.utils import fq_exception_type
 
-from agent_otel import __version__, semconv
+from agent_otel import __version__, content, semconv
 from agent_otel._guard import report_internal_error
 from agent_otel.instruments import Instruments
 from agent_otel.instruments import record as _record
@@ -77,6 +77,7 @@ class CallSpec:
     agent_name: str | None = None
     batch_from_args: bool = False
     model_call: bool = False
+    metric_kind: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -189,7 +190,7 @@ def make_spec(kind: str, name: str | None, opts: Mapping[str, Any]) -> CallSpec:
         kind=kind, span_name=span_name, span_kind=span_kind, attributes=attrs, own_metric_attrs=own,
         conv_metric_attrs=conv, capture=capture, input_key=input_key, output_key=output_key,
         agent_name=agent_name, batch_from_args=batch_from_args, model_call=model_call,
-        extra={"metric_kind": metric_kind},
+        metric_kind=metric_kind, extra={"metric_kind": metric_kind},
     )
 
 
@@ -238,8 +239,6 @@ class Recorder:
         return span, ctx, token, _perf()
 
     def _capture_input(self, spec: CallSpec, span: Span, args: tuple[Any, ...], kwargs: dict[str, Any], sig: Any) -> None:
-        from agent_otel import content
-
         bound = _bound_arguments(sig, args, kwargs)
         if spec.model_call:
             self.model_input(span, content.input_messages_from_arguments(bound))
@@ -249,20 +248,14 @@ class Recorder:
     def model_input(self, span: Span, messages: list[dict[str, Any]] | None, system: list[dict[str, Any]] | None = None,
                     tools: list[dict[str, Any]] | None = None) -> None:
         """Opt-in content of a model call in the conventions' shapes: on the span and/or kept for the event."""
-        from agent_otel import content
-
         pol = content.policy()
         values = {semconv.GEN_AI_INPUT_MESSAGES: messages, semconv.GEN_AI_SYSTEM_INSTRUCTIONS: system, semconv.GEN_AI_TOOL_DEFINITIONS: tools}
         self._keep_content(span, pol, values)
 
     def model_output(self, span: Span, messages: list[dict[str, Any]] | None) -> None:
-        from agent_otel import content
-
         self._keep_content(span, content.policy(), {semconv.GEN_AI_OUTPUT_MESSAGES: messages})
 
     def _keep_content(self, span: Span, pol: Any, values: Mapping[str, Any]) -> None:
-        from agent_otel import content
-
         for key, value in values.items():
             if not value:
                 continue
@@ -296,7 +289,7 @@ class Recorder:
             if spec.model_call and recording:
                 conv = self._finish_model_span(span, conv)
             span.end()
-            hist = self._by_kind.get(spec.extra["metric_kind"])
+            hist = self._by_kind.get(spec.metric_kind)
             if hist is not None:
                 _record(elapsed, self.instruments.duration, own, hist, conv)
             else:
@@ -305,8 +298,6 @@ class Recorder:
             report_internal_error("recorder.end", internal)
 
     def _capture_output(self, spec: CallSpec, span: Span, result: Any) -> None:
-        from agent_otel import content
-
         if spec.model_call:
             self.model_output(span, content.output_messages_from_result(result))
         else:
@@ -325,8 +316,6 @@ class Recorder:
             if value is not None:
                 out[key] = value
         kept = self._content.pop(id(span), None)
-        from agent_otel import content
-
         if content.policy().events:
             self._emit_details(span, attrs, kept or {})
         return out
@@ -389,11 +378,9 @@ def _instruments_for(meter_provider: Any, url: str, latest: bool) -> Instruments
 
 
 def _capturing(spec: CallSpec) -> bool:
-    from agent_otel.content import policy
-
     if spec.capture is not None:
         return spec.capture
-    pol = policy()
+    pol = content.policy()
     return pol.on_span or (spec.model_call and pol.on_event)
 
 
