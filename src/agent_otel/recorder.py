@@ -166,7 +166,14 @@ def make_spec(kind: str, name: str | None, opts: Mapping[str, Any]) -> CallSpec:
             attrs[s.GEN_AI_WORKFLOW_NAME] = name
         if op == s.OP_RETRIEVAL and opts.get("data_source_id"):
             attrs[s.GEN_AI_DATA_SOURCE_ID] = str(opts["data_source_id"])
-        span_name = s.span_name(op, name) if op else (name or "step")
+        if op in (s.OP_RETRIEVAL, *s.MEMORY_OPERATIONS):
+            span_kind = SpanKind.CLIENT  # the model: CLIENT (a store or search service, usually another process)
+        if op == s.OP_RETRIEVAL:
+            span_name = s.span_name(op, attrs.get(s.GEN_AI_DATA_SOURCE_ID) or name)
+        elif op in s.MEMORY_OPERATIONS:
+            span_name = op
+        else:
+            span_name = s.span_name(op, name) if op else (name or "step")
 
     if op:
         attrs[s.GEN_AI_OPERATION_NAME] = op
@@ -184,7 +191,7 @@ def make_spec(kind: str, name: str | None, opts: Mapping[str, Any]) -> CallSpec:
     elif kind == s.KIND_TOOL:
         conv = _keys(attrs, s.METRIC_EXECUTE_TOOL_DURATION)
     elif kind == s.KIND_WORKFLOW or op == s.OP_INVOKE_WORKFLOW:
-        conv = {s.GEN_AI_OPERATION_NAME: s.OP_INVOKE_WORKFLOW, s.GEN_AI_WORKFLOW_NAME: name}
+        conv = {s.GEN_AI_WORKFLOW_NAME: name}
     metric_kind = s.KIND_LLM if model_call else (s.KIND_WORKFLOW if op == s.OP_INVOKE_WORKFLOW else kind)
     return CallSpec(
         kind=kind, span_name=span_name, span_kind=span_kind, attributes=attrs, own_metric_attrs=own,
@@ -288,6 +295,10 @@ class Recorder:
                     span.set_status(Status(StatusCode.ERROR, f"{type(exc).__qualname__}: {exc}"[:1024]))
             if spec.model_call and recording:
                 conv = self._finish_model_span(span, conv)
+            elif spec.kind == semconv.KIND_TOOL and recording:
+                agent = (getattr(span, "attributes", None) or {}).get(semconv.GEN_AI_AGENT_NAME)
+                if agent:
+                    conv = {**conv, semconv.GEN_AI_AGENT_NAME: agent}
             span.end()
             hist = self._by_kind.get(spec.metric_kind)
             if hist is not None:
@@ -316,8 +327,8 @@ class Recorder:
             if value is not None:
                 out[key] = value
         kept = self._content.pop(id(span), None)
-        if content.policy().events:
-            self._emit_details(span, attrs, kept or {})
+        if content.policy().events and attrs.get(semconv.GEN_AI_OPERATION_NAME) != semconv.OP_EMBEDDINGS:
+            self._emit_details(span, attrs, kept or {})  # the event describes inference calls only
         return out
 
     def _emit_details(self, span: Span, attrs: Mapping[str, Any], kept: Mapping[str, Any]) -> None:

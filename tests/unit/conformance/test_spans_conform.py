@@ -91,7 +91,7 @@ def test_decorators_normal_paths(own, mode):
     assert tool.attributes[semconv.GEN_AI_AGENT_NAME] == "planner"
     assert tool.attributes[semconv.GEN_AI_TOOL_CALL_ID] == "call_9"
     assert own.span("invoke_workflow triage").attributes[semconv.GEN_AI_WORKFLOW_NAME] == "triage"
-    assert own.span("retrieval kb").attributes[semconv.GEN_AI_DATA_SOURCE_ID] == "kb-1"
+    assert own.span("retrieval kb-1").attributes[semconv.GEN_AI_DATA_SOURCE_ID] == "kb-1"
     assert own.span("chat gpt-4o").attributes[semconv.GEN_AI_PROVIDER_NAME] == "openai"
     assert not [k for k in own.span("rank").attributes if k.startswith("gen_ai.")]
     assert not [k for k in own.span("inference intent.onnx").attributes if k.startswith("gen_ai.")]
