@@ -50,6 +50,9 @@ _PROVIDER_BY_MODEL_PREFIX: tuple[tuple[str, str], ...] = (
     ("mistral", "mistral_ai"), ("mixtral", "mistral_ai"), ("codestral", "mistral_ai"), ("command", "cohere"),
     ("deepseek", "deepseek"), ("grok", "x_ai"), ("sonar", "perplexity"), ("llama", "groq"),
 )
+# Content kept for the inference-details event until its span ends, by span (shared by all
+# recorders: a client call inside `@llm` adds to the decorator's span).
+_event_content: dict[int, dict[str, Any]] = {}
 UNKNOWN_PROVIDER = "unknown"  # custom value (the conventions' enum is open); documented in docs/instrumentation.md
 
 
@@ -213,7 +216,6 @@ class Recorder:
         self._logger_provider = logger_provider
         self._tracer_provider, self._meter_provider = tracer_provider, meter_provider
         self._by_kind = self.instruments.by_kind
-        self._content: dict[int, dict[str, Any]] = {}
 
     # -- events ---------------------------------------------------------------------------------
     def _event_logger(self) -> Any:
@@ -270,7 +272,7 @@ class Recorder:
             if pol.on_span:
                 span.set_attribute(key, json.dumps(safe, ensure_ascii=False, separators=(",", ":")))
             if pol.on_event:
-                self._content.setdefault(id(span), {})[key] = safe
+                _event_content.setdefault(id(span), {})[key] = safe
 
     def end(self, spec: CallSpec, span: Span, token: Any, t0: float, exc: BaseException | None,
             result: Any = None, has_result: bool = False) -> None:
@@ -326,7 +328,7 @@ class Recorder:
             value = attrs.get(key)
             if value is not None:
                 out[key] = value
-        kept = self._content.pop(id(span), None)
+        kept = _event_content.pop(id(span), None)
         if content.policy().events and attrs.get(semconv.GEN_AI_OPERATION_NAME) != semconv.OP_EMBEDDINGS:
             self._emit_details(span, attrs, kept or {})  # the event describes inference calls only
         return out

@@ -321,3 +321,17 @@ def test_onnxruntime_honours_given_providers(providers, tmp_path):
     assert span.name == "inference relu.onnx" and span.instrumentation_scope.version == agent_otel.__version__
     (m, _scope) = providers.metrics()[semconv.METRIC_DURATION]  # no flush call: collected at once
     assert [p.count for p in m.data.data_points] == [1]
+
+
+def test_in_memory_metric_reader_sees_decorator_metrics_without_a_flush(own):
+    @agent_otel.tool("probe")
+    def probe():
+        return 1
+
+    probe()
+    probe()
+    got = own.metrics()  # the reader's own collection; agent_otel.force_flush() is never called
+    (tool_metric, _scope) = got[semconv.METRIC_EXECUTE_TOOL_DURATION]
+    assert [p.count for p in tool_metric.data.data_points] == [2]
+    (own_metric, _scope) = got[semconv.METRIC_DURATION]
+    assert sum(p.count for p in own_metric.data.data_points) == 2
