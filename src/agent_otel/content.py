@@ -239,7 +239,7 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def _arguments(raw: Any) -> Any:
+def parse_arguments(raw: Any) -> Any:
     if isinstance(raw, str):
         try:
             return json.loads(raw)
@@ -287,7 +287,7 @@ def _tool_call_parts(tool_calls: Any) -> list[dict[str, Any]]:
     for call in tool_calls or []:
         call = _plain(call)
         fn = _get(call, "function", {}) or {}
-        parts.append({"type": "tool_call", "id": _get(call, "id"), "name": _get(fn, "name"), "arguments": _arguments(_get(fn, "arguments"))})
+        parts.append({"type": "tool_call", "id": _get(call, "id"), "name": _get(fn, "name"), "arguments": parse_arguments(_get(fn, "arguments"))})
     return parts
 
 

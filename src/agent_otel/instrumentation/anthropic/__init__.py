@@ -112,7 +112,7 @@ def _stream_output(state: dict) -> list[dict[str, Any]] | None:
     parts = []
     for _, b in sorted((state.get("blocks") or {}).items()):
         if b["type"] == "tool_use":
-            parts.append({"type": "tool_call", "id": b["id"], "name": b["name"], "arguments": content._arguments("".join(b["json"]) or "{}")})
+            parts.append({"type": "tool_call", "id": b["id"], "name": b["name"], "arguments": content.parse_arguments("".join(b["json"]) or "{}")})
         else:
             parts.append(content.text_part("".join(b["text"])))
     return [content.output_message(parts, state.get("stop"))]

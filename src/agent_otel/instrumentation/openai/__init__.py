@@ -144,7 +144,7 @@ def _stream_output(state: dict) -> list[dict[str, Any]] | None:
     for _, acc in sorted((state.get("choices") or {}).items()):
         parts = [content.text_part("".join(acc["text"]))] if acc["text"] else []
         for _, tc in sorted(acc["tools"].items()):
-            parts.append({"type": "tool_call", "id": tc["id"], "name": tc["name"], "arguments": content._arguments("".join(tc["arguments"]))})
+            parts.append({"type": "tool_call", "id": tc["id"], "name": tc["name"], "arguments": content.parse_arguments("".join(tc["arguments"]))})
         out.append(content.output_message(parts, acc["finish"]))
     return out
 
