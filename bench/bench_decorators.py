@@ -77,27 +77,30 @@ def main() -> None:
     metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
 
     import agent_otel  # after the providers: the decorators' proxies resolve to them
-    from agent_otel.decorators import _make_spec
+    from agent_otel.recorder import default_recorder, make_spec
 
     tracer = trace.get_tracer("bench")
     results = {}
     for kind, factory, name in (("step", agent_otel.step, "retrieve"), ("tool", agent_otel.tool, "web_search"), ("llm", agent_otel.llm, "gpt-4o")):
         opts = {"provider": "openai"} if kind == "llm" else {}
         decorated = factory(name, **opts)(lambda: None)
-        spec = _make_spec(kind, name if kind != "llm" else None, {"model": name, **opts} if kind == "llm" else opts)
+        spec = make_spec(kind, name if kind != "llm" else None, {"model": name, **opts} if kind == "llm" else opts)
         attrs = dict(spec.attributes)
 
         def raw(span_name=spec.span_name, kind_=spec.span_kind, attrs=attrs) -> None:
             with tracer.start_as_current_span(span_name, kind=kind_, attributes=attrs):
                 pass
 
-        metric_attrs = dict(spec.metric_attrs)
+        inst = default_recorder().instruments
+        hs = ((inst.duration, dict(spec.own_metric_attrs)),) + (
+            ((inst.by_kind[spec.extra["metric_kind"]], dict(spec.conv_metric_attrs)),) if spec.extra["metric_kind"] in inst.by_kind else ()
+        )
 
-        def raw_with_metrics(span_name=spec.span_name, kind_=spec.span_kind, attrs=attrs, hs=spec.histograms, m=metric_attrs) -> None:
+        def raw_with_metrics(span_name=spec.span_name, kind_=spec.span_kind, attrs=attrs, hs=hs) -> None:
             t0 = time.perf_counter()
             with tracer.start_as_current_span(span_name, kind=kind_, attributes=attrs):
                 pass
-            for h in hs:
+            for h, m in hs:
                 h.record(time.perf_counter() - t0, m)
 
         for case, sampled in (("sampled", True), ("not_sampled", False)):

@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 from agent_otel.config import ConfigError, configure, force_flush, shutdown  # noqa: E402
 from agent_otel.context import current_span, wrap_context  # noqa: E402
-from agent_otel.decorators import Traced, agent, inference, llm, step, tool, workflow  # noqa: E402
+from agent_otel.decorators import Traced, agent, inference, llm, set_tool_call_id, step, tool, workflow  # noqa: E402
 from agent_otel.usage import record_usage  # noqa: E402
 
 
@@ -35,6 +35,7 @@ __all__ = [
     "instrument",
     "llm",
     "record_usage",
+    "set_tool_call_id",
     "shutdown",
     "step",
     "tool",

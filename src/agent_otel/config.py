@@ -37,7 +37,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
-from agent_otel import __version__, content, semconv
+from agent_otel import __version__, content, sdk_env, semconv
 from agent_otel.parked_threads import ParkedThreads
 
 _logger = logging.getLogger("agent_otel")
@@ -133,49 +133,31 @@ def build_resource(
     return resource
 
 
-def _otlp_exporters(endpoint: str | None, protocol: str, headers: dict[str, str] | None):
-    kwargs: dict[str, Any] = {"timeout": EXPORT_TIMEOUT_S}
-    if headers:
-        kwargs["headers"] = headers
-    if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
-        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-
-        if endpoint:
-            kwargs["endpoint"] = endpoint
-            kwargs["insecure"] = endpoint.startswith("http://")
-        return OTLPSpanExporter(**kwargs), OTLPMetricExporter(**kwargs), OTLPLogExporter(**kwargs)
-
-    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-    def at(path: str) -> dict[str, Any]:
-        return {**kwargs, "endpoint": endpoint.rstrip("/") + path} if endpoint else kwargs
-
-    return (
-        OTLPSpanExporter(**at("/v1/traces")),
-        OTLPMetricExporter(**at("/v1/metrics")),
-        OTLPLogExporter(**at("/v1/logs")),
-    )
+def _bad_token(token: str) -> bool:
+    return not token.strip() or any(c.isspace() or not c.isprintable() for c in token.strip())
 
 
-def _exporters(kind: str, endpoint: str | None, protocol: str, headers: dict[str, str] | None, store_path: str | None):
+_local: dict[str | None, Any] = {}
+
+
+def _exporter(signal: str, kind: str, endpoint: str | None, protocol: str | None, headers: dict[str, str] | None, store_path: str | None):
+    """The exporter of one signal (None for `none`)."""
     if kind == "otlp":
-        return _otlp_exporters(endpoint, protocol, headers)
+        return sdk_env.otlp_exporter(signal, sdk_env.protocol_for(signal, protocol), endpoint, headers, EXPORT_TIMEOUT_S)
     if kind == "local":
         from agent_otel.localstore import open_exporters
 
-        local = open_exporters(store_path)
-        return local.spans, local.metrics, local.logs
+        path = store_path or _env(semconv.ENV_STORE_PATH)
+        if path not in _local:
+            _local[path] = open_exporters(path)
+        return getattr(_local[path], {"traces": "spans", "metrics": "metrics", "logs": "logs"}[signal])
     if kind == "console":
         from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter
         from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
-        return ConsoleSpanExporter(), ConsoleMetricExporter(), ConsoleLogRecordExporter()
-    return None, None, None
+        return {"traces": ConsoleSpanExporter, "metrics": ConsoleMetricExporter, "logs": ConsoleLogRecordExporter}[signal]()
+    return None
 
 
 def configure(
@@ -204,12 +186,16 @@ def configure(
 
     exporter: "otlp" (to a collector; the default when an endpoint is given or
     OTEL_EXPORTER_OTLP_ENDPOINT is set), "local" (the embedded store that `agent-otel report`
-    reads; the default otherwise), "console" or "none". Env: AGENT_OTEL_EXPORTER, OTEL_SERVICE_NAME,
-    OTEL_EXPORTER_OTLP_ENDPOINT/PROTOCOL/HEADERS, OTEL_RESOURCE_ATTRIBUTES,
-    OTEL_TRACES_SAMPLER_ARG, OTEL_METRIC_EXPORT_INTERVAL (ms), AGENT_OTEL_STORE.
+    reads; the default otherwise), "console" or "none". Arguments given here win; whatever is not
+    given comes from the OpenTelemetry SDK's own variables, read by the SDK itself (see
+    agent_otel/sdk_env.py and docs/configuration.md): OTEL_SDK_DISABLED, OTEL_TRACES_SAMPLER(+_ARG),
+    OTEL_{TRACES,METRICS,LOGS}_EXPORTER, OTEL_EXPORTER_OTLP_[SIGNAL_]ENDPOINT/HEADERS/PROTOCOL/
+    CERTIFICATE/..., OTEL_BSP_*, OTEL_BLRP_*, OTEL_METRIC_EXPORT_INTERVAL, OTEL_SERVICE_NAME,
+    OTEL_RESOURCE_ATTRIBUTES; plus AGENT_OTEL_EXPORTER, AGENT_OTEL_STORE, AGENT_OTEL_TOKEN.
+    An unparseable variable is warned about once and treated as unset.
     token (AGENT_OTEL_TOKEN): sent as `authorization: Bearer <token>` to a collector whose OTLP
     receivers require it (deploy/collector/auth.yaml); never logged or put in error messages.
-    Raises ConfigError on a bad value: a misconfiguration is the one error we do not hide.
+    Raises ConfigError on a bad argument: a misconfiguration in code is the one error we do not hide.
     """
     global _state
     with _lock:
@@ -217,28 +203,32 @@ def configure(
             warnings.warn("agent_otel.configure() was already called; keeping the first configuration", RuntimeWarning, stacklevel=2)
             return
 
-        endpoint = endpoint or _env("OTEL_EXPORTER_OTLP_ENDPOINT")
-        kind = (exporter or _env(semconv.ENV_EXPORTER) or ("otlp" if endpoint else "local")).lower()
-        if kind not in EXPORTERS:
-            raise ConfigError(f"exporter: expected one of {', '.join(EXPORTERS)}, got {kind!r}")
-        protocol = (protocol or _env("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc").lower()
-        if protocol not in PROTOCOLS:
-            raise ConfigError(f"protocol (OTEL_EXPORTER_OTLP_PROTOCOL): expected grpc or http/protobuf, got {protocol!r}")
-        header_map = _parse_headers(headers if headers is not None else _env("OTEL_EXPORTER_OTLP_HEADERS"), "headers (OTEL_EXPORTER_OTLP_HEADERS)")
-        token = token if token is not None else _env(semconv.ENV_TOKEN)
+        if sdk_env.sdk_disabled():
+            _logger.info("agent-otel: OTEL_SDK_DISABLED=true; no providers or exporters installed")
+            return
+        if exporter is not None and exporter.lower() not in EXPORTERS:
+            raise ConfigError(f"exporter: expected one of {', '.join(EXPORTERS)}, got {exporter!r}")
+        if protocol is not None and protocol.lower() not in PROTOCOLS:
+            raise ConfigError(f"protocol: expected grpc or http/protobuf, got {protocol!r}")
+        header_map = _parse_headers(headers, "headers") if headers is not None else None
+        if token is None:
+            token = _env(semconv.ENV_TOKEN)
+            if token is not None and _bad_token(token):
+                sdk_env.warn_once(semconv.ENV_TOKEN, "(value not shown)", "non-empty printable characters without spaces")
+                token = None
+        elif _bad_token(token):
+            raise ConfigError(f"token ({semconv.ENV_TOKEN}): must be non-empty printable characters without spaces (value not shown)")
         if token is not None:
-            if not token.strip() or any(c.isspace() or not c.isprintable() for c in token.strip()):
-                raise ConfigError(f"token ({semconv.ENV_TOKEN}): must be non-empty printable characters without spaces (value not shown)")
             header_map = {**(header_map or {}), "authorization": f"Bearer {token.strip()}"}
-        ratio_raw = sample_ratio if sample_ratio is not None else _env("OTEL_TRACES_SAMPLER_ARG")
-        ratio = _ratio(ratio_raw, "sample_ratio (OTEL_TRACES_SAMPLER_ARG)") if ratio_raw is not None else None
-        interval_ms = (
-            _positive(metric_interval, "metric_interval") * 1000
-            if metric_interval is not None
-            else _positive(_env("OTEL_METRIC_EXPORT_INTERVAL") or 10000, "OTEL_METRIC_EXPORT_INTERVAL")
-        )
+        ratio = _ratio(sample_ratio, "sample_ratio") if sample_ratio is not None else None
+        interval_ms: float | None = None
+        if metric_interval is not None:
+            interval_ms = _positive(metric_interval, "metric_interval") * 1000
+        elif _env("OTEL_METRIC_EXPORT_INTERVAL") is None:
+            interval_ms = 10000  # agent-otel's default; the SDK reads the variable when it is set
         if int(max_queue_size) <= 0:
             raise ConfigError(f"max_queue_size: expected a positive integer, got {max_queue_size!r}")
+        queue = None if int(max_queue_size) == 2048 and _env("OTEL_BSP_MAX_QUEUE_SIZE") else int(max_queue_size)
         policy = content.ContentPolicy.from_env()
         if capture_content is not None:
             policy.capture = bool(capture_content)
@@ -249,34 +239,37 @@ def configure(
         # The SDK's own processor/exporter metrics make drops visible (bounded queue, failed export).
         os.environ.setdefault("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "true")
         resource = build_resource(service_name, service_version, environment, resource_attributes)
-        span_exp, metric_exp, log_exp = _exporters(kind, endpoint, protocol, header_map, store_path or _env(semconv.ENV_STORE_PATH))
+        _local.clear()
+        kinds = sdk_env.exporter_kinds(exporter.lower() if exporter else None, endpoint, semconv.ENV_EXPORTER)
+        kind = kinds["traces"] if len(set(kinds.values())) == 1 else ",".join(f"{s}={k}" for s, k in kinds.items())
+        span_exp, metric_exp, log_exp = (
+            _exporter(sig, kinds[sig], endpoint, protocol.lower() if protocol else None, header_map, store_path)
+            for sig in sdk_env.SIGNALS
+        )
 
         readers = []
         if metric_exp is not None:
             readers.append(
                 PeriodicExportingMetricReader(
-                    metric_exp, export_interval_millis=interval_ms, export_timeout_millis=EXPORT_TIMEOUT_S * 1000
+                    metric_exp, export_interval_millis=interval_ms,
+                    export_timeout_millis=None if _env("OTEL_METRIC_EXPORT_TIMEOUT") else EXPORT_TIMEOUT_S * 1000,
                 )
             )
         # Our own bounded `shutdown` runs at exit instead of the SDK's unbounded per-provider hooks.
         meter_provider = MeterProvider(resource=resource, metric_readers=readers, shutdown_on_exit=False)
+        # No sampler from code: the SDK reads OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG itself.
         sampler = ParentBased(TraceIdRatioBased(ratio)) if ratio is not None else None
         tracer_provider = TracerProvider(resource=resource, sampler=sampler, shutdown_on_exit=False)
         if span_exp is not None:
             tracer_provider.add_span_processor(
-                BatchSpanProcessor(
-                    span_exp,
-                    max_queue_size=int(max_queue_size),
-                    max_export_batch_size=min(512, int(max_queue_size)),
-                    export_timeout_millis=EXPORT_TIMEOUT_S * 1000,
-                    meter_provider=meter_provider,
-                )
+                BatchSpanProcessor(span_exp, meter_provider=meter_provider,
+                                   **sdk_env.batch_kwargs("OTEL_BSP", queue, EXPORT_TIMEOUT_S * 1000))
             )
         logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
         handler = None
         if log_exp is not None:
             logger_provider.add_log_record_processor(
-                BatchLogRecordProcessor(log_exp, max_queue_size=int(max_queue_size), max_export_batch_size=min(512, int(max_queue_size)), export_timeout_millis=EXPORT_TIMEOUT_S * 1000)
+                BatchLogRecordProcessor(log_exp, **sdk_env.batch_kwargs("OTEL_BLRP", queue, EXPORT_TIMEOUT_S * 1000))
             )
             handler = LoggingHandler(level=log_level or logging.NOTSET, logger_provider=logger_provider)
             logging.getLogger().addHandler(handler)

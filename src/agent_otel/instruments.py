@@ -1,80 +1,85 @@
-"""The metric instruments the decorators record into, and the buffer that keeps them off the hot path.
+"""The metric instruments agent-otel records into, and the buffer that keeps recording off the hot path.
 
-Instruments come from the global meter: before a MeterProvider is set they are proxies that
-start recording as soon as one is, which is how instrumentation libraries are expected to behave.
-Counts and error counts are the histograms' `_count`, split by `error.type`.
+`Instruments(meter)` creates every histogram with the conventions' name, unit and advisory bucket
+boundaries from one meter (so each recorder's meter provider gets its own). The buffer is
+process-wide.
 
 One `Histogram.record` in the OpenTelemetry SDK costs about 5 us, a third of a whole span; doing
 it in the caller's thread would make a decorated call cost ~1.3-1.9x a hand-written span. So the
-decorators append `(instruments, value, attributes)` to a bounded buffer (a deque append,
-~0.1 us) and a daemon thread feeds the SDK histograms every 200 ms; `agent_otel.force_flush()`,
-`shutdown()` and interpreter exit drain it first. A full buffer drops the measurement and counts
-it in `agent_otel.telemetry.dropped{agent_otel.reason="metric_buffer_full"}`.
+decorators append `(value, histogram, attributes, histogram, attributes)` to a bounded buffer (a
+deque append, ~0.1 us) and a daemon thread feeds the SDK histograms every 200 ms. Each
+`Instruments` also registers an observable instrument whose callback drains the buffer, and the
+SDK runs observable callbacks before it collects the synchronous instruments: so every metric
+reader (a PeriodicExportingMetricReader, a test's InMemoryMetricReader) sees every measurement
+made before its collection, with no flush call. A full buffer drops the measurement and counts it
+in `agent_otel.telemetry.dropped{agent_otel.reason="metric_buffer_full"}`.
 """
 
 from __future__ import annotations
 
 import atexit
 import collections
-import functools
 import os
 import threading
+from collections.abc import Iterable
 from typing import Any
 
-from opentelemetry import metrics
+from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from agent_otel import semconv
 
-_meter = metrics.get_meter("agent_otel", "0.1.0")
+
+class Instruments:
+    """Every histogram agent-otel records, created from one meter."""
+
+    def __init__(self, meter: Meter, *, latest: bool = False) -> None:
+        def hist(name: str, unit: str, buckets: Iterable[float], description: str) -> Any:
+            return meter.create_histogram(name, unit=unit, description=description, explicit_bucket_boundaries_advisory=list(buckets))
+
+        s = semconv
+        self.duration = hist(s.METRIC_DURATION, "s", s.DURATION_BUCKETS, "Duration of agent runs, steps, tool, model and inference calls, by agent_otel.kind.")
+        self.operation_duration = hist(s.METRIC_OPERATION_DURATION, "s", s.DURATION_BUCKETS, "GenAI operation duration.")
+        self.token_usage = hist(s.METRIC_TOKEN_USAGE, "{token}", s.TOKEN_BUCKETS, "Number of input and output tokens used.")
+        self.time_to_first_chunk = hist(s.METRIC_TIME_TO_FIRST_CHUNK, "s", s.DURATION_BUCKETS, "Time to receive the first chunk of a streamed response.")
+        self.time_per_output_chunk = hist(s.METRIC_TIME_PER_OUTPUT_CHUNK, "s", s.DURATION_BUCKETS, "Time per output chunk after the first one.")
+        self.invoke_agent_duration = hist(s.METRIC_INVOKE_AGENT_DURATION, "s", s.AGENT_DURATION_BUCKETS, "Duration of an in-process agent invocation.")
+        self.execute_tool_duration = hist(s.METRIC_EXECUTE_TOOL_DURATION, "s", s.DURATION_BUCKETS, "Duration of a tool execution.")
+        workflow = s.METRIC_WORKFLOW_DURATION_LATEST if latest else s.METRIC_WORKFLOW_DURATION_DEFAULT
+        workflow_buckets = s.DURATION_BUCKETS if latest else s.WORKFLOW_DURATION_BUCKETS
+        self.workflow_duration = hist(workflow, "s", workflow_buckets, "GenAI workflow duration.")
+        self.by_kind: dict[str, Any] = {
+            s.KIND_LLM: self.operation_duration,
+            s.KIND_AGENT: self.invoke_agent_duration,
+            s.KIND_TOOL: self.execute_tool_duration,
+            s.KIND_WORKFLOW: self.workflow_duration,
+        }
+        # Drains the buffer at each collection; observes nothing itself.
+        meter.create_observable_gauge("agent_otel.metric_buffer.drain", callbacks=[_drain_at_collect], unit="{measurement}")
 
 
-@functools.cache
-def _histogram(name: str) -> Any:
-    spec = {
-        semconv.METRIC_DURATION: ("s", semconv.DURATION_BUCKETS, "Duration of agent runs, steps, tool, model and inference calls, by agent_otel.kind."),
-        semconv.METRIC_OPERATION_DURATION: ("s", semconv.DURATION_BUCKETS, "GenAI operation duration."),
-        semconv.METRIC_INVOKE_AGENT_DURATION: ("s", semconv.AGENT_DURATION_BUCKETS, "Duration of an in-process agent invocation."),
-        semconv.METRIC_EXECUTE_TOOL_DURATION: ("s", semconv.DURATION_BUCKETS, "Duration of a tool execution."),
-        semconv.METRIC_TOKEN_USAGE: ("{token}", semconv.TOKEN_BUCKETS, "Number of input and output tokens used."),
-    }[name]
-    unit, buckets, description = spec
-    return _meter.create_histogram(
-        name, unit=unit, description=description, explicit_bucket_boundaries_advisory=list(buckets)
-    )
-
-
-def histograms_for(kind: str) -> tuple[Any, ...]:
-    """Duration histograms one call of `kind` records into (the first is always agent_otel.duration)."""
-    extra = {
-        semconv.KIND_LLM: semconv.METRIC_OPERATION_DURATION,
-        semconv.KIND_AGENT: semconv.METRIC_INVOKE_AGENT_DURATION,
-        semconv.KIND_TOOL: semconv.METRIC_EXECUTE_TOOL_DURATION,
-    }.get(kind)
-    names = (semconv.METRIC_DURATION,) + ((extra,) if extra else ())
-    return tuple(_histogram(n) for n in names)
-
-
-def token_usage() -> Any:
-    return _histogram(semconv.METRIC_TOKEN_USAGE)
+def _drain_at_collect(options: CallbackOptions) -> list[Observation]:
+    buffer.drain()
+    return []
 
 
 class MeasurementBuffer:
-    """Bounded buffer of pending histogram measurements, drained by a daemon thread."""
+    """Bounded buffer of pending histogram measurements, drained by a daemon thread and at collection."""
 
     def __init__(self, max_pending: int = 100_000, interval_s: float = 0.2) -> None:
         self.max_pending = max_pending
         self.interval_s = interval_s
-        self._pending: collections.deque[tuple[tuple[Any, ...], float, Any]] = collections.deque()
+        self._pending: collections.deque[tuple[float, Any, Any, Any, Any]] = collections.deque()
         self._thread: threading.Thread | None = None
-        self._drain_lock = threading.Lock()
+        self._drain_lock = threading.RLock()
         self._wake = threading.Event()
         self.dropped = 0
 
-    def record(self, histograms: tuple[Any, ...], value: float, attributes: Any) -> None:
+    def record(self, value: float, histogram: Any, attributes: Any, histogram2: Any = None, attributes2: Any = None) -> None:
+        """Queue `value` for one histogram (and optionally a second one with its own attributes)."""
         if len(self._pending) >= self.max_pending:
             self.dropped += 1
             return
-        self._pending.append((histograms, value, attributes))
+        self._pending.append((value, histogram, attributes, histogram2, attributes2))
         if self._thread is None:
             self._start()
 
@@ -100,12 +105,13 @@ class MeasurementBuffer:
             pop = self._pending.popleft
             while True:
                 try:
-                    histograms, value, attributes = pop()
+                    value, h1, a1, h2, a2 = pop()
                 except IndexError:
                     break
                 try:
-                    for histogram in histograms:
-                        histogram.record(value, attributes)
+                    h1.record(value, a1)
+                    if h2 is not None:
+                        h2.record(value, a2)
                 except Exception as exc:  # noqa: BLE001
                     report_internal_error("instruments.drain", exc)
             if self.dropped:
@@ -117,7 +123,7 @@ class MeasurementBuffer:
     def _after_fork(self) -> None:
         self._pending.clear()
         self._thread = None
-        self._drain_lock = threading.Lock()
+        self._drain_lock = threading.RLock()
 
 
 buffer = MeasurementBuffer()

@@ -22,37 +22,56 @@ INSTRUMENTORS: dict[str, str] = {
 }
 
 
-def instrumentor(name: str) -> Any:
+def _known(name: str) -> None:
     if name not in INSTRUMENTORS:
         raise ValueError(f"instrument: unknown library {name!r}; known: {', '.join(INSTRUMENTORS)}")
+
+
+def instrumentor(name: str) -> Any:
+    _known(name)
     module, cls = INSTRUMENTORS[name].split(":")
     return getattr(importlib.import_module(module), cls)()
 
 
+def missing(name: str) -> str | None:
+    """Why `name`'s library cannot be instrumented (not installed, wrong version), or None.
+
+    Read from the instrumentor's `package.py` before its module (which imports the library) is
+    imported, as BaseInstrumentor's own dependency check does.
+    """
+    from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
+
+    _known(name)
+    package = importlib.import_module(INSTRUMENTORS[name].split(":")[0] + ".package")
+    conflict = get_dependency_conflicts(package._instruments)
+    return str(conflict) if conflict else None
+
+
 def instrument(names: list[str] | None = None, **kwargs: Any) -> list[str]:
-    """Instrument the named libraries (default: every one that is installed); returns the names done."""
+    """Instrument the named libraries (default: every one that is installed, the rest skipped); returns the names done.
+
+    kwargs go to each instrumentor: tracer_provider, meter_provider, logger_provider.
+    """
     done = []
     for name in names or list(INSTRUMENTORS):
-        inst = instrumentor(name)
-        conflict = inst.instrumentation_dependencies() and _missing(inst)
+        conflict = missing(name)
         if conflict:
             if names:
                 raise ValueError(f"instrument {name!r}: {conflict}")
+            _logger.debug("agent-otel: not instrumenting %s: %s", name, conflict)
             continue
-        inst.instrument(**kwargs)
+        inst = instrumentor(name)
+        if not inst.is_instrumented_by_opentelemetry:
+            inst.instrument(**kwargs)
         done.append(name)
     return done
 
 
 def uninstrument(names: list[str] | None = None) -> None:
+    """Undo `instrument()`: every wrapped method is restored."""
     for name in names or list(INSTRUMENTORS):
+        if missing(name):
+            continue
         inst = instrumentor(name)
         if inst.is_instrumented_by_opentelemetry:
             inst.uninstrument()
-
-
-def _missing(inst: Any) -> str | None:
-    from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
-
-    conflict = get_dependency_conflicts(inst.instrumentation_dependencies())
-    return str(conflict) if conflict else None

@@ -1,17 +1,22 @@
 """What every model-client instrumentation shares: one `ModelCall` per request, and stream wrappers.
 
-A model call is a CLIENT span `{operation} {model}` built by the same code as the `@llm`
-decorator, plus the response attributes the client library knows (response model and id, finish
-reasons, token usage) and the token metric. Nested duplicates are avoided the way
-opentelemetry-util-genai does it, with a context key: inside a model call already being recorded
-(by `@agent_otel.llm`, a framework instrumentation, or util-genai's inference invocation) the
-client call adds its response details to that span instead of opening a second one.
+A model call is a CLIENT span `{operation} {model}` recorded through the same `Recorder` as the
+`@llm` decorator, plus what the client library knows: request parameters, response model and id,
+finish reasons, token usage (the token metric), server address, stream timing
+(`gen_ai.response.time_to_first_chunk`, the time-to-first-chunk and time-per-output-chunk
+metrics) and, when opted in, content in the conventions' message shapes.
+
+Nested duplicates are avoided the way opentelemetry-util-genai does it, with a context key: inside
+a model call already being recorded (by `@agent_otel.llm`, a framework instrumentation, or
+util-genai's inference invocation) the client call adds its request and response details to that
+span instead of opening a second one.
 """
 
 from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable
 from typing import Any
 
 import wrapt
@@ -20,11 +25,7 @@ from opentelemetry import trace
 
 from agent_otel import semconv
 from agent_otel._guard import report_internal_error
-from agent_otel.content import policy, render
-from agent_otel.decorators import MODEL_CALL_KEY, _end, _make_spec, _start_or_none
-from agent_otel.instruments import record, token_usage
-
-UTIL_GENAI_INFERENCE_KEY = "opentelemetry.genai.client.inference.context"  # opentelemetry-util-genai's key
+from agent_otel.recorder import MODEL_CALL_KEY, UTIL_GENAI_INFERENCE_KEY, Recorder, default_recorder, make_spec
 
 
 def in_model_call() -> bool:
@@ -33,43 +34,52 @@ def in_model_call() -> bool:
 
 @functools.lru_cache(maxsize=512)
 def _spec(provider: str, operation: str, model: str | None) -> Any:
-    return _make_spec(semconv.KIND_LLM, None, {"model": model, "provider": provider, "operation": operation})
+    return make_spec(semconv.KIND_LLM, None, {"model": model, "provider": provider, "operation": operation})
 
 
 class ModelCall:
     """Span, metrics and response details of one client request; `end()` may be called once."""
 
     def __init__(self, provider: str, operation: str, model: str | None, *, server: tuple[str | None, int | None] = (None, None),
-                 request: dict[str, Any] | None = None, messages: Any = None) -> None:
+                 request: dict[str, Any] | None = None, messages: list[dict[str, Any]] | None = None,
+                 system: list[dict[str, Any]] | None = None, tools: list[dict[str, Any]] | None = None,
+                 recorder: Callable[[], Recorder] = default_recorder) -> None:
         self.provider, self.operation, self.model = provider, operation, model
         self.suppressed = in_model_call()
         self.ended = False
         self.started = None
-        self.first_chunk_at: float | None = None
         self.t0 = time.perf_counter()
+        self.first_chunk_at: float | None = None
+        self.last_chunk_at: float | None = None
+        self.chunk_gaps: list[float] = []
+        self.rec = recorder()
+        self.token = None
         if self.suppressed:
             self.span = trace.get_current_span()
-            self.token = None
         else:
             self.spec = _spec(provider, operation, model)
-            self.started = _start_or_none(self.spec, (), {}, None)
-            if self.started is None:
+            try:
+                self.span, _ctx, self.token, self.t0 = self.rec.begin(self.spec)  # the llm spec marks the context
+                self.started = True
+            except Exception as exc:  # noqa: BLE001
+                report_internal_error("client.start", exc)
                 self.span = trace.INVALID_SPAN
-                self.token = None
-            else:
-                self.span, _ctx, self.token, self.t0 = self.started  # the llm spec marks the context
         try:
-            if self.span.is_recording() and not self.suppressed:
+            span = self.span
+            if span.is_recording():
+                current = getattr(span, "attributes", None) or {}
                 host, port = server
-                if host:
-                    self.span.set_attribute(semconv.SERVER_ADDRESS, host)
-                if port:
-                    self.span.set_attribute(semconv.SERVER_PORT, port)
-                for key, value in (request or {}).items():
-                    if value is not None:
-                        self.span.set_attribute(key, value)
-                if messages is not None and policy().capture:
-                    self.span.set_attribute(semconv.GEN_AI_INPUT_MESSAGES, render(messages))
+                extra = {
+                    semconv.SERVER_ADDRESS: host, semconv.SERVER_PORT: port,
+                    # the @llm span around a client call learns the provider and model from it
+                    semconv.GEN_AI_PROVIDER_NAME: provider if self.suppressed else None,
+                    semconv.GEN_AI_REQUEST_MODEL: model if self.suppressed else None,
+                }
+                for key, value in {**extra, **(request or {})}.items():
+                    if value is not None and (not self.suppressed or key not in current):
+                        span.set_attribute(key, value)
+                if messages or system or tools:
+                    self.rec.model_input(span, messages, system, tools)
         except Exception as exc:  # noqa: BLE001
             report_internal_error("client.request_attributes", exc)
 
@@ -79,33 +89,46 @@ class ModelCall:
             otel_context.detach(self.token)
             self.token = None
 
+    def chunk(self) -> None:
+        """A stream chunk arrived: time to first chunk, and the gaps between the following ones."""
+        now = time.perf_counter()
+        if self.first_chunk_at is None:
+            self.first_chunk_at = now
+        elif self.last_chunk_at is not None:
+            self.chunk_gaps.append(now - self.last_chunk_at)
+        self.last_chunk_at = now
+
     def response(self, *, model: str | None = None, response_id: str | None = None, finish_reasons: list[str] | None = None,
-                 input_tokens: int | None = None, output_tokens: int | None = None, output: Any = None) -> None:
+                 input_tokens: int | None = None, output_tokens: int | None = None, cache_read_tokens: int | None = None,
+                 output: list[dict[str, Any]] | None = None, extra: dict[str, Any] | None = None) -> None:
         try:
             span = self.span
-            if not span.is_recording():
-                pass
-            else:
-                if model:
-                    span.set_attribute(semconv.GEN_AI_RESPONSE_MODEL, model)
-                if response_id:
-                    span.set_attribute(semconv.GEN_AI_RESPONSE_ID, response_id)
-                if finish_reasons:
-                    span.set_attribute(semconv.GEN_AI_RESPONSE_FINISH_REASONS, [str(f) for f in finish_reasons if f])
-                if input_tokens is not None:
-                    span.set_attribute(semconv.GEN_AI_USAGE_INPUT_TOKENS, int(input_tokens))
-                if output_tokens is not None:
-                    span.set_attribute(semconv.GEN_AI_USAGE_OUTPUT_TOKENS, int(output_tokens))
-                if output is not None and policy().capture:
-                    span.set_attribute(semconv.GEN_AI_OUTPUT_MESSAGES, render(output))
+            if span.is_recording():
+                values = {
+                    semconv.GEN_AI_RESPONSE_MODEL: model or None,
+                    semconv.GEN_AI_RESPONSE_ID: response_id or None,
+                    semconv.GEN_AI_RESPONSE_FINISH_REASONS: [str(f) for f in finish_reasons if f] if finish_reasons else None,
+                    **(extra or {}),
+                }
+                for key, value in values.items():
+                    if value is not None and value != []:
+                        span.set_attribute(key, value)
+                if self.first_chunk_at is not None:
+                    span.set_attribute(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, self.first_chunk_at - self.t0)
+                if output:
+                    self.rec.model_output(span, output)
             attrs = {semconv.GEN_AI_OPERATION_NAME: self.operation, semconv.GEN_AI_PROVIDER_NAME: self.provider}
             if self.model:
                 attrs[semconv.GEN_AI_REQUEST_MODEL] = self.model
             if model:
                 attrs[semconv.GEN_AI_RESPONSE_MODEL] = model
-            for token_type, count in ((semconv.TOKEN_TYPE_INPUT, input_tokens), (semconv.TOKEN_TYPE_OUTPUT, output_tokens)):
-                if count is not None:
-                    record((token_usage(),), int(count), {**attrs, semconv.GEN_AI_TOKEN_TYPE: token_type})
+            span_attrs = getattr(span, "attributes", None) or {}
+            for key in (semconv.SERVER_ADDRESS, semconv.SERVER_PORT):
+                if key in span_attrs:
+                    attrs[key] = span_attrs[key]
+            self.rec.usage(span, attrs, input_tokens, output_tokens, cache_read_tokens=cache_read_tokens, add=self.suppressed)
+            if self.first_chunk_at is not None:
+                self.rec.stream_timing(attrs, self.first_chunk_at - self.t0, self.chunk_gaps)
         except Exception as exc:  # noqa: BLE001
             report_internal_error("client.response", exc)
 
@@ -117,7 +140,7 @@ class ModelCall:
             self.detach()
             return
         token, self.token = self.token, None
-        _end(self.spec, self.span, token, self.t0, exc)
+        self.rec.end(self.spec, self.span, token, self.t0, exc)
 
 
 def call(make: Any, wrapped: Any, args: tuple, kwargs: dict, on_response: Any, wrap_stream: Any) -> Any:
@@ -162,14 +185,17 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
 
     def _self_chunk(self, chunk: Any) -> None:
         try:
+            self._self_mc.chunk()
             self._self_on_chunk(self._self_state, chunk)
         except Exception as exc:  # noqa: BLE001
             report_internal_error("client.stream_chunk", exc)
 
     def _self_finish(self, exc: BaseException | None = None) -> None:
         if not self._self_mc.ended:
-            if exc is None:
-                self._self_on_done(self._self_mc, self._self_state)
+            try:
+                self._self_on_done(self._self_mc, self._self_state)  # what arrived, also when cut short
+            except Exception as internal:  # noqa: BLE001
+                report_internal_error("client.stream_done", internal)
             self._self_mc.end(exc)
 
     def __iter__(self) -> Any:

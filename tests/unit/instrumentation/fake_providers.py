@@ -24,6 +24,22 @@ def _sse(events: list[tuple[str | None, Any]]) -> bytes:
 
 
 def openai_answer(body: dict) -> tuple[int, str, bytes]:
+    if "input" in body and "messages" not in body:  # /v1/embeddings
+        if body.get("model") == "fail":
+            return 400, "application/json", json.dumps({"error": {"message": "bad model", "type": "invalid_request_error"}}).encode()
+        return 200, "application/json", json.dumps({
+            "object": "list", "model": "text-embedding-3-small",
+            "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2, 0.3]}],
+            "usage": {"prompt_tokens": 4, "total_tokens": 4},
+        }).encode()
+    if body.get("tools") and not body.get("stream"):
+        return 200, "application/json", json.dumps({
+            "id": "chatcmpl-3", "object": "chat.completion", "created": 0, "model": OPENAI_MODEL, "service_tier": "default",
+            "system_fingerprint": "fp_1",
+            "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]}}],
+            "usage": {"prompt_tokens": 30, "completion_tokens": 9, "total_tokens": 39, "prompt_tokens_details": {"cached_tokens": 10}},
+        }).encode()
     if body.get("model") == "fail":
         return 429, "application/json", json.dumps({"error": {"message": "rate limited", "type": "rate_limit_error", "code": "rate_limit"}}).encode()
     if not body.get("stream"):

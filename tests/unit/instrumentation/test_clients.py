@@ -85,7 +85,7 @@ def test_openai_error_passes_through(otel, oai):
     with pytest.raises(openai.RateLimitError):
         client.chat.completions.create(model="fail", messages=MESSAGES)
     span = otel.span("chat fail")
-    assert span.status.status_code == StatusCode.ERROR and span.attributes[semconv.ERROR_TYPE] == "RateLimitError"
+    assert span.status.status_code == StatusCode.ERROR and span.attributes[semconv.ERROR_TYPE] == "openai.RateLimitError"
 
 
 def test_client_inside_llm_decorator_enriches_instead_of_duplicating(otel, oai):

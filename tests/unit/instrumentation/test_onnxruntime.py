@@ -36,7 +36,8 @@ def test_run_is_an_inference_span_under_the_agent(otel, session):
         probs = session.run(None, feed)[0]
     assert probs.shape == (4, 3)
     span = otel.span("inference intent.onnx")
-    assert span.attributes[semconv.GEN_AI_PROVIDER_NAME] == "onnxruntime"
+    assert span.attributes[semconv.AGENT_OTEL_INFERENCE_PROVIDER] == "onnxruntime"
+    assert span.attributes[semconv.AGENT_OTEL_INFERENCE_MODEL] == "intent.onnx"
     assert span.attributes[semconv.AGENT_OTEL_BATCH_SIZE] == 4
     assert list(span.attributes["agent_otel.inference.input_shapes"]) == ["features:[4, 4]"]
     assert span.attributes["agent_otel.inference.execution_provider"] == "CPUExecutionProvider"

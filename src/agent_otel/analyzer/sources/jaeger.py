@@ -69,7 +69,7 @@ def span_row(service: str, span: dict[str, Any], a: dict[str, Any]) -> tuple:
         (end - start) / 1e6,
         error,
         a.get(semconv.ERROR_TYPE) or ((span.get("status") or {}).get("message") if error else None),
-        a.get(semconv.GEN_AI_RESPONSE_MODEL) or a.get(semconv.GEN_AI_REQUEST_MODEL),
+        a.get(semconv.GEN_AI_RESPONSE_MODEL) or a.get(semconv.GEN_AI_REQUEST_MODEL) or a.get(semconv.AGENT_OTEL_INFERENCE_MODEL),
         a.get(semconv.GEN_AI_USAGE_INPUT_TOKENS),
         a.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS),
         _hex(span["traceId"], 16),

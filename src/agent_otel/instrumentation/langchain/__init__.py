@@ -16,7 +16,6 @@ adds its HTTP-level client span under the LangChain model span.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Collection
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -26,15 +25,13 @@ from uuid import UUID
 import wrapt
 from langchain_core.callbacks import BaseCallbackHandler
 from opentelemetry import context as otel_context
-from opentelemetry import trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from opentelemetry.instrumentation.utils import unwrap
 
 from agent_otel import semconv
 from agent_otel._guard import report_internal_error
-from agent_otel.decorators import _end, _make_spec, _tracer
 from agent_otel.instrumentation.langchain.package import _instruments
-from agent_otel.instruments import record, token_usage
+from agent_otel.recorder import default_recorder, make_spec, recorder_for
 
 HIDDEN_TAG = "langsmith:hidden"
 
@@ -57,7 +54,8 @@ class OtelCallbackHandler(BaseCallbackHandler):
 
     def __init__(self) -> None:
         super().__init__()
-        self._runs: dict[UUID, tuple[Any, Any, float]] = {}
+        self._runs: dict[UUID, tuple[Any, Any, float, Any, Any]] = {}  # spec, span, t0, its context, recorder
+        self.recorder = default_recorder
         self._parents: dict[UUID, Any] = {}  # hidden run -> the span its children attach to
         self._outer: dict[UUID, _Mark | None] = {}  # run -> the mark it replaced in its context
 
@@ -78,7 +76,7 @@ class OtelCallbackHandler(BaseCallbackHandler):
         if parent_run_id is None:
             return otel_context.get_current()
         if parent_run_id in self._runs:
-            return trace.set_span_in_context(self._runs[parent_run_id][1])
+            return self._runs[parent_run_id][3]
         if parent_run_id in self._parents:
             return self._parents[parent_run_id]
         return otel_context.get_current()
@@ -91,9 +89,10 @@ class OtelCallbackHandler(BaseCallbackHandler):
             if tags and HIDDEN_TAG in tags:
                 self._parents[run_id] = ctx
                 return
-            spec = _make_spec(kind, name, opts)
-            span = _tracer.start_span(spec.span_name, context=ctx, kind=spec.span_kind, attributes=spec.attributes)
-            self._runs[run_id] = (spec, span, time.perf_counter())
+            spec = make_spec(kind, name, opts)
+            rec = self.recorder()
+            span, span_ctx, _token, t0 = rec.begin(spec, context=ctx, attach=False)
+            self._runs[run_id] = (spec, span, t0, span_ctx, rec)
         except Exception as exc:  # noqa: BLE001
             report_internal_error("langchain.start", exc)
 
@@ -105,8 +104,8 @@ class OtelCallbackHandler(BaseCallbackHandler):
         self._parents.pop(run_id, None)
         entry = self._runs.pop(run_id, None)
         if entry is not None:
-            spec, span, t0 = entry
-            _end(spec, span, None, t0, error)
+            spec, span, t0, _ctx, rec = entry
+            rec.end(spec, span, None, t0, error)
 
     # chains, agents, graph nodes
     def on_chain_start(self, serialized: dict[str, Any] | None, inputs: Any, *, run_id: UUID, parent_run_id: UUID | None = None,
@@ -147,23 +146,17 @@ class OtelCallbackHandler(BaseCallbackHandler):
         params = kwargs.get("invocation_params") or {}
         meta = metadata or {}
         model = params.get("model") or params.get("model_name") or meta.get("ls_model_name") or (serialized or {}).get("name")
-        provider = meta.get("ls_provider") or params.get("_type") or "langchain"
+        provider = meta.get("ls_provider") or None  # else inferred from the model name
         self._start(run_id, parent_run_id, semconv.KIND_LLM, None, {"model": model, "provider": provider}, tags)
 
     def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
         try:
             entry = self._runs.get(run_id)
             if entry is not None:
-                spec, span, _ = entry
+                spec, span, _t0, _ctx, rec = entry
                 usage = _usage(response)
                 if usage:
-                    attrs = dict(spec.metric_attrs)
-                    attrs.pop(semconv.AGENT_OTEL_KIND, None)
-                    attrs.pop(semconv.AGENT_OTEL_NAME, None)
-                    for key, token_type, value in ((semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.TOKEN_TYPE_INPUT, usage[0]),
-                                                   (semconv.GEN_AI_USAGE_OUTPUT_TOKENS, semconv.TOKEN_TYPE_OUTPUT, usage[1])):
-                        span.set_attribute(key, value)
-                        record((token_usage(),), value, {**attrs, semconv.GEN_AI_TOKEN_TYPE: token_type})
+                    rec.usage(span, spec.conv_metric_attrs, usage[0], usage[1])
         except Exception as exc:  # noqa: BLE001
             report_internal_error("langchain.llm_end", exc)
         self._finish(run_id)
@@ -201,9 +194,11 @@ class LangChainInstrumentor(BaseInstrumentor):
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
+        _handler.recorder = recorder_for(kwargs)
         wrapt.wrap_function_wrapper("langchain_core.callbacks", "BaseCallbackManager.__init__", _manager_init)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         import langchain_core.callbacks
 
         unwrap(langchain_core.callbacks.BaseCallbackManager, "__init__")
+        _handler.recorder = default_recorder

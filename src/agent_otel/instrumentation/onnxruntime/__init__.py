@@ -1,8 +1,9 @@
 """onnxruntime: `InferenceSession.run`, `run_with_iobinding` and `run_async` as `inference {model}` spans.
 
-Each call carries the model (file name), the execution provider, input shapes and batch size,
-and records `agent_otel.duration{agent_otel.kind="inference"}` like the `@inference` decorator,
-through the same code path.
+Each call carries the model (file name), the execution provider, input shapes and batch size as
+`agent_otel.inference.*` attributes (local inference is not a GenAI operation of the conventions,
+so no gen_ai.* set), and records `agent_otel.duration{agent_otel.kind="inference"}` like the
+`@inference` decorator, through the same recorder.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from opentelemetry.instrumentation.utils import unwrap
 
 from agent_otel import semconv
 from agent_otel._guard import report_internal_error
-from agent_otel.decorators import _end, _make_spec, _start_or_none
 from agent_otel.instrumentation.onnxruntime.package import _instruments
+from agent_otel.recorder import make_spec, recorder_for
 
 _MODULE = "onnxruntime.capi.onnxruntime_inference_collection"
 _specs: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
@@ -34,7 +35,7 @@ def _spec(session: Any) -> Any:
         path = getattr(session, "_model_path", None)
         model = os.path.basename(path) if isinstance(path, str) and path else "onnx-model"
         providers = session.get_providers()
-        spec = _make_spec(
+        spec = make_spec(
             semconv.KIND_INFERENCE,
             None,
             {"model": model, "system": "onnxruntime", "attributes": {EXECUTION_PROVIDER: providers[0] if providers else "unknown"}},
@@ -56,11 +57,16 @@ def _shapes(feed: Any) -> tuple[list[str], int | None]:
     return shapes, batch
 
 
-def _start(session: Any, feed: Any):  # type: ignore[no-untyped-def]
-    spec = _spec(session)
-    started = _start_or_none(spec, (), {}, None)
+def _start(rec_of: Any, session: Any, feed: Any):  # type: ignore[no-untyped-def]
+    try:
+        spec = _spec(session)
+        rec = rec_of()
+        started = (rec, *rec.begin(spec))
+    except Exception as exc:  # noqa: BLE001
+        report_internal_error("onnxruntime.start", exc)
+        return None, None
     if started is not None:
-        span = started[0]
+        span = started[1]
         if span.is_recording():
             try:
                 shapes, batch = _shapes(feed)
@@ -73,47 +79,38 @@ def _start(session: Any, feed: Any):  # type: ignore[no-untyped-def]
     return spec, started
 
 
-def _run(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-    feed = args[1] if len(args) > 1 else kwargs.get("input_feed")
-    spec, started = _start(instance, feed)
-    if started is None:
-        return wrapped(*args, **kwargs)
-    span, _ctx, token, t0 = started
-    try:
-        result = wrapped(*args, **kwargs)
-    except BaseException as exc:
-        _end(spec, span, token, t0, exc)
-        raise
-    _end(spec, span, token, t0, None)
-    return result
+def _traced_run(rec_of: Any, feed_of: Any):  # type: ignore[no-untyped-def]
+    def run(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        spec, started = _start(rec_of, instance, feed_of(args, kwargs))
+        if started is None:
+            return wrapped(*args, **kwargs)
+        rec, span, _ctx, token, t0 = started
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            rec.end(spec, span, token, t0, exc)
+            raise
+        rec.end(spec, span, token, t0, None)
+        return result
+
+    return run
 
 
-def _run_with_iobinding(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-    spec, started = _start(instance, None)
-    if started is None:
-        return wrapped(*args, **kwargs)
-    span, _ctx, token, t0 = started
-    try:
-        result = wrapped(*args, **kwargs)
-    except BaseException as exc:
-        _end(spec, span, token, t0, exc)
-        raise
-    _end(spec, span, token, t0, None)
-    return result
+def _feed(args: tuple, kwargs: dict) -> Any:
+    return args[1] if len(args) > 1 else kwargs.get("input_feed")
 
 
-def _run_async(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+def _run_async(rec_of: Any, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
     """run_async(output_names, input_feed, callback, user_data): the span ends in the callback."""
-    feed = args[1] if len(args) > 1 else kwargs.get("input_feed")
-    spec, started = _start(instance, feed)
+    spec, started = _start(rec_of, instance, _feed(args, kwargs))
     if started is None:
         return wrapped(*args, **kwargs)
-    span, _ctx, token, t0 = started
+    rec, span, _ctx, token, t0 = started
     otel_context.detach(token)  # the call returns at once; the callback runs on another thread
     callback = args[2] if len(args) > 2 else kwargs.get("callback")
 
     def done(results: Any, user_data: Any, err: str) -> Any:
-        _end(spec, span, None, t0, RuntimeError(err) if err else None)
+        rec.end(spec, span, None, t0, RuntimeError(err) if err else None)
         return callback(results, user_data, err)
 
     if len(args) > 2:
@@ -123,7 +120,7 @@ def _run_async(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
     try:
         return wrapped(*args, **kwargs)
     except BaseException as exc:
-        _end(spec, span, None, t0, exc)
+        rec.end(spec, span, None, t0, exc)
         raise
 
 
@@ -134,9 +131,10 @@ class OnnxRuntimeInstrumentor(BaseInstrumentor):
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
-        wrapt.wrap_function_wrapper(_MODULE, "Session.run", _run)
-        wrapt.wrap_function_wrapper(_MODULE, "Session.run_with_iobinding", _run_with_iobinding)
-        wrapt.wrap_function_wrapper(_MODULE, "Session.run_async", _run_async)
+        rec_of = recorder_for(kwargs)
+        wrapt.wrap_function_wrapper(_MODULE, "Session.run", _traced_run(rec_of, _feed))
+        wrapt.wrap_function_wrapper(_MODULE, "Session.run_with_iobinding", _traced_run(rec_of, lambda a, k: None))
+        wrapt.wrap_function_wrapper(_MODULE, "Session.run_async", lambda w, i, a, k: _run_async(rec_of, w, i, a, k))
 
     def _uninstrument(self, **kwargs: Any) -> None:
         import onnxruntime.capi.onnxruntime_inference_collection as mod

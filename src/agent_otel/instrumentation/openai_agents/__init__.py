@@ -9,27 +9,24 @@ inside a decorated agent nests under it. The SDK's other processors are left as 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Collection
 from typing import Any
 
 from opentelemetry import context as otel_context
-from opentelemetry import trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 
 from agent_otel import semconv
 from agent_otel._guard import report_internal_error
-from agent_otel.decorators import _end, _make_spec, _tracer
 from agent_otel.instrumentation.openai_agents.package import _instruments
-from agent_otel.instruments import record, token_usage
+from agent_otel.recorder import default_recorder, make_spec, recorder_for
 
 
 def _spec_for(data: Any) -> tuple[Any, tuple[int, int] | None]:
     kind = getattr(data, "type", "custom")
     if kind == "agent":
-        return _make_spec(semconv.KIND_AGENT, data.name, {}), None
+        return make_spec(semconv.KIND_AGENT, data.name, {}), None
     if kind == "function":
-        return _make_spec(semconv.KIND_TOOL, data.name, {}), None
+        return make_spec(semconv.KIND_TOOL, data.name, {}), None
     if kind in ("generation", "response"):
         model = getattr(data, "model", None)
         usage = getattr(data, "usage", None)
@@ -39,37 +36,43 @@ def _spec_for(data: Any) -> tuple[Any, tuple[int, int] | None]:
             u = getattr(response, "usage", None)
             usage = {"input_tokens": getattr(u, "input_tokens", 0), "output_tokens": getattr(u, "output_tokens", 0)} if u else None
         tokens = (int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)) if usage else None
-        return _make_spec(semconv.KIND_LLM, None, {"model": model, "provider": "openai"}), tokens
-    name = getattr(data, "name", None) or kind
-    return _make_spec(semconv.KIND_STEP, f"{kind} {name}" if name != kind else kind, {"attributes": {"openai_agents.span_type": kind}}), None
+        return make_spec(semconv.KIND_LLM, None, {"model": model, "provider": "openai"}), tokens
+    if kind == "handoff":
+        name = f"{getattr(data, 'from_agent', None) or ''} -> {getattr(data, 'to_agent', None) or ''}".strip()
+    else:
+        name = getattr(data, "name", None) or kind
+    return make_spec(semconv.KIND_STEP, f"{kind} {name}" if name != kind else kind, {"attributes": {"openai_agents.span_type": kind}}), None
 
 
 class OtelTracingProcessor:
     """Receives the Agents SDK's traces and spans; opens and ends OpenTelemetry spans for them."""
 
     def __init__(self) -> None:
-        self._open: dict[str, tuple[Any, Any, float]] = {}
+        self._open: dict[str, tuple[Any, Any, float, Any, Any]] = {}  # spec, span, t0, its context, recorder
+        self.recorder = default_recorder
+
+    def _begin(self, key: str, spec: Any, ctx: Any) -> None:
+        rec = self.recorder()
+        span, span_ctx, _token, t0 = rec.begin(spec, context=ctx, attach=False)
+        self._open[key] = (spec, span, t0, span_ctx, rec)
 
     def on_trace_start(self, t: Any) -> None:
         try:
-            spec = _make_spec(semconv.KIND_WORKFLOW, t.name, {})
-            span = _tracer.start_span(spec.span_name, context=otel_context.get_current(), kind=spec.span_kind, attributes=spec.attributes)
-            self._open[t.trace_id] = (spec, span, time.perf_counter())
+            self._begin(t.trace_id, make_spec(semconv.KIND_WORKFLOW, t.name, {}), otel_context.get_current())
         except Exception as exc:  # noqa: BLE001
             report_internal_error("openai_agents.trace_start", exc)
 
     def on_trace_end(self, t: Any) -> None:
         entry = self._open.pop(t.trace_id, None)
         if entry:
-            _end(entry[0], entry[1], None, entry[2], None)
+            entry[4].end(entry[0], entry[1], None, entry[2], None)
 
     def on_span_start(self, s: Any) -> None:
         try:
             parent = self._open.get(s.parent_id or s.trace_id)
-            ctx = trace.set_span_in_context(parent[1]) if parent else otel_context.get_current()
+            ctx = parent[3] if parent else otel_context.get_current()
             spec, _ = _spec_for(s.span_data)
-            span = _tracer.start_span(spec.span_name, context=ctx, kind=spec.span_kind, attributes=spec.attributes)
-            self._open[s.span_id] = (spec, span, time.perf_counter())
+            self._begin(s.span_id, spec, ctx)
         except Exception as exc:  # noqa: BLE001
             report_internal_error("openai_agents.span_start", exc)
 
@@ -77,21 +80,17 @@ class OtelTracingProcessor:
         entry = self._open.pop(s.span_id, None)
         if not entry:
             return
-        spec, span, t0 = entry
+        spec, span, t0, _ctx, rec = entry
         error = None
         try:
             _, tokens = _spec_for(s.span_data)
             if tokens:
-                span.set_attribute(semconv.GEN_AI_USAGE_INPUT_TOKENS, tokens[0])
-                span.set_attribute(semconv.GEN_AI_USAGE_OUTPUT_TOKENS, tokens[1])
-                attrs = {k: v for k, v in spec.metric_attrs.items() if k.startswith("gen_ai.")}
-                for token_type, value in ((semconv.TOKEN_TYPE_INPUT, tokens[0]), (semconv.TOKEN_TYPE_OUTPUT, tokens[1])):
-                    record((token_usage(),), value, {**attrs, semconv.GEN_AI_TOKEN_TYPE: token_type})
+                rec.usage(span, spec.conv_metric_attrs, tokens[0], tokens[1])
             if s.error:
                 error = RuntimeError(str(s.error.get("message") if isinstance(s.error, dict) else s.error))
         except Exception as exc:  # noqa: BLE001
             report_internal_error("openai_agents.span_end", exc)
-        _end(spec, span, None, t0, error)
+        rec.end(spec, span, None, t0, error)
 
     def shutdown(self) -> None:
         pass
@@ -112,6 +111,7 @@ class OpenAIAgentsInstrumentor(BaseInstrumentor):
     def _instrument(self, **kwargs: Any) -> None:
         from agents import add_trace_processor
 
+        _processor.recorder = recorder_for(kwargs)
         add_trace_processor(_processor)
 
     def _uninstrument(self, **kwargs: Any) -> None:
