@@ -25,6 +25,7 @@ from uuid import UUID
 import wrapt
 from langchain_core.callbacks import BaseCallbackHandler
 from opentelemetry import context as otel_context
+from opentelemetry import trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from opentelemetry.instrumentation.utils import unwrap
 
