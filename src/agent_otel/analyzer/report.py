@@ -381,16 +381,19 @@ def _services(frame: SpanFrame, cost: np.ndarray, unpriced_tok: np.ndarray, wind
     return out
 
 
-def _timeseries(frame: SpanFrame, cost: np.ndarray, lo: int, hi: int, buckets: int = 30) -> dict[str, Any]:
+def _timeseries(frame: SpanFrame, cost: np.ndarray, lo: int, hi: int, buckets: int | None = None) -> dict[str, Any]:
     """Per bucket over the span of the data: spans, errors, traces (root spans) and their rate and
-    latency percentiles, tokens and cost — the HTML report's over-time charts."""
+    latency percentiles, tokens and cost — the HTML report's over-time charts. Up to 30 buckets,
+    fewer for few traces (a percentile of one trace per bucket says nothing)."""
     hi = max(hi, lo + 1)
+    is_root = np.array([p is None for p in frame.parent_id], dtype=bool)
+    if buckets is None:
+        buckets = int(np.clip(int(is_root.sum()) // 4, 5, 30))
     edges = np.linspace(lo, hi, buckets + 1)
     which = np.clip(np.searchsorted(edges, frame.start_ns, side="right") - 1, 0, buckets - 1)
     bucket_s = (hi - lo) / buckets / 1e9
     calls = np.bincount(which, minlength=buckets)
     errors = np.bincount(which, weights=frame.error.astype(float), minlength=buckets)
-    is_root = np.array([p is None for p in frame.parent_id], dtype=bool)
     roots = np.bincount(which[is_root], minlength=buckets)
     pct: dict[str, list[float | None]] = {"p50": [], "p95": [], "p99": []}
     for b in range(buckets):
