@@ -134,6 +134,7 @@ def latency_histogram(current: np.ndarray, base: np.ndarray | None, bins: int = 
     if hi - lo < 1e-6:
         lo, hi = lo - 0.05, hi + 0.05
     edges = np.logspace(lo, hi, bins + 1)
+    edges[0], edges[-1] = min(edges[0], both.min()), max(edges[-1], both.max())  # logspace rounding must not drop the extremes
     counts, _ = np.histogram(current, bins=edges)
     out = {"edges_ms": [round(float(e), 4) for e in edges], "counts": counts.tolist(), "baseline_counts": None}
     if base is not None and base.size:

@@ -87,7 +87,8 @@ def _details(s: dict[str, Any], unit: tuple[str, float]) -> str:
         body.append("<h4>Events</h4><ul>" + "".join(f"<li>+{fmt_duration(ev['offset_ms'], unit)} {unit[0]} <b>{e(ev['name'])}</b>{_kv(ev['attributes'])}</li>" for ev in s["events"]) + "</ul>")
     if s["logs"]:
         body.append("<h4>Logs</h4>" + _logs(s["logs"], unit))
-    return f"<details id='span-{e(s['span_id'])}' class='span-detail' style='margin-left:{s['depth'] * 14}px'><summary>{head}</summary>{''.join(body)}</details>"
+    opened = " open" if s["error"] else ""  # a failed span shows its events and log lines without a click
+    return f"<details id='span-{e(s['span_id'])}' class='span-detail' style='margin-left:{s['depth'] * 14}px'{opened}><summary>{head}</summary>{''.join(body)}</details>"
 
 
 def _logs(lines: list[dict[str, Any]], unit: tuple[str, float]) -> str:
