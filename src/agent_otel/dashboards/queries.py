@@ -2,7 +2,7 @@
 each query's answer must carry. Names come from `semconv` (the same module the SDK emits with),
 turned into Prometheus names the way the collector's Prometheus exporter does (dots to
 underscores, unit suffix). `build.py` turns these into a dashboard with Grafana's SDK; the stack
-test (tests/stack/test_dashboards.py) runs every query against the real backends.
+test (tests/stack/test_dashboard_queries.py) runs every query against the real backends.
 """
 
 from __future__ import annotations

@@ -29,6 +29,11 @@ def _line(depth: int, severity: str | None, text: str, at: str) -> Text:
     return Text.assemble(("  " * (depth + 1) + "│ ", "dim"), (f"{sev:<5} ", _SEVERITY_STYLE.get(sev, "dim")), (text, "" if sev in _SEVERITY_STYLE else "dim"), (f"  @{at}", "dim"))
 
 
+def _event_text(e: dict[str, Any]) -> str:
+    etype, msg = e["attributes"].get("exception.type") or "", e["attributes"].get("exception.message") or ""
+    return f"{e['name']} {etype}: {msg}" if etype else e["name"]
+
+
 def render(view: dict[str, Any], console: Console | None = None) -> None:
     if console is None:
         from agent_otel.cli.common import stdout_console
@@ -64,12 +69,9 @@ def render(view: dict[str, Any], console: Console | None = None) -> None:
             label, " ", start.rjust(nw), " ", dur.rjust(nw), " ", _bar(s["offset_ms"], s["duration_ms"], view["duration_ms"], style), " ",
             (s["model"] or "").ljust(mw), " ", fmt_tokens(s).rjust(tw), " ", (s["error_type"] or ("error" if s["error"] else ""), "red"),
         ), no_wrap=True, overflow="ellipsis")
-        for e in s["events"]:
-            msg = e["attributes"].get("exception.message") or ""
-            etype = e["attributes"].get("exception.type") or ""
-            console.print(_line(s["depth"], "EVENT", f"{e['name']} {etype}: {msg}" if etype else e["name"], fmt_duration(e["offset_ms"], unit) + " " + unit[0]))
-        for line in s["logs"]:
-            console.print(_line(s["depth"], line["severity"], line["body"], fmt_duration(line["offset_ms"], unit) + " " + unit[0]))
+        notes = [(e["offset_ms"], "EVENT", _event_text(e)) for e in s["events"]] + [(x["offset_ms"], x["severity"], x["body"]) for x in s["logs"]]
+        for at, severity, text in sorted(notes, key=lambda n: n[0]):  # events and log lines in the order they happened
+            console.print(_line(s["depth"], severity, text, fmt_duration(at, unit) + " " + unit[0]))
     for line in view["logs"]:
         console.print(_line(-1, line["severity"], line["body"], fmt_duration(line["offset_ms"], unit) + " " + unit[0]))
     console.print(Text.assemble(("█", "bold cyan"), " on the critical path  ", ("█", "grey50"), " off it  ", ("█", "bold red"), " failed"))

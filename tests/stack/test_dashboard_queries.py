@@ -9,6 +9,7 @@ through the same collector — the hw.gpu.* series travel the real pipeline; onl
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -60,6 +61,7 @@ def fed(stack, tmp_path_factory):
     assert demo.returncode == 0, demo.stderr
     feeder = subprocess.run([sys.executable, "-c", GPU_FEEDER, stack.urls["otlp_grpc"], SERVICE_NAME], capture_output=True, text=True, timeout=120)
     assert feeder.returncode == 0, feeder.stderr
+    stack.demo_report = json.loads(out.read_text())
     return stack
 
 
@@ -100,3 +102,20 @@ def test_panel_query_returns_data_with_its_labels(fed, spec, q):
         assert {r["service_name"] for r in rows} == {SERVICE_NAME}
     if spec.needs == "gpu":
         assert {r["hw_id"] for r in rows} == {"GPU-6f1c2d3e", "GPU-8a9b0c1d"}
+
+
+def test_trace_view_from_jaeger_and_loki(fed):
+    """The demo's report (read from the stack) embeds its failing trace, log line from Loki included;
+    `agent-otel trace ID --source stack` prints the same trace as a waterfall."""
+    rep = fed.demo_report
+    assert rep["source"] == "stack" and rep["errors"], "seed 7 makes the calculator fail"
+    tid = rep["errors"][0]["trace_id"]
+    view = rep["traces"][tid]
+    failed = next(s for s in view["spans"] if s["error"])
+    assert failed["target"] == "calculator" and failed["span_kind"] == "INTERNAL"
+    assert any("could not parse" in line["body"] for line in failed["logs"])  # correlated through Loki by trace and span id
+    assert any(e["name"] == "exception" for e in failed["events"])
+    proc = subprocess.run([sys.executable, "-m", "agent_otel.cli", "trace", tid, "--source", "stack", "--jaeger", fed.urls["jaeger_query"], "--loki", fed.urls["loki"]],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert f"trace {tid}" in proc.stdout and "tool calculator" in proc.stdout and "could not parse" in proc.stdout
