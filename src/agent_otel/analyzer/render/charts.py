@@ -106,6 +106,12 @@ def histogram(hist: dict | None, markers: dict[str, float | None], title: str, b
                 xt.append((x_of(v), num(v)))
     if len(xt) < 3:  # within a decade: round values on the log axis
         xt = [(x_of(v), num(v)) for v in nice_ticks(edges[0], edges[-1], 4, cover=False)]
+    spaced: list[tuple[float, str]] = []
+    for x, text in xt:  # labels that would overlap on the compressed end of a log axis are dropped
+        own = len(text) if width - PAD_R - x < 20 else len(text) / 2  # the axis end-anchors a label at the right edge
+        if not spaced or x - spaced[-1][0] >= 6.5 * (len(spaced[-1][1]) / 2 + own) + 6:
+            spaced.append((x, text))
+    xt = spaced
     for i, c in enumerate(counts):
         if c:
             x0, x1 = x_of(edges[i]), x_of(edges[i + 1])

@@ -39,7 +39,7 @@ def _svg(view: dict[str, Any]) -> str:
     out.append('<g class="axis x">' + "".join(
         f'<line x1="{x_of(t * unit[1]):.1f}" x2="{x_of(t * unit[1]):.1f}" y1="22" y2="{height}" stroke="#e4e4e4"/>'
         f'<text x="{x_of(t * unit[1]):.1f}" y="16" text-anchor="middle">{num(t)}</text>' for t in ticks)
-        + f'<text class="label" x="{WIDTH - 4}" y="16" text-anchor="end">{unit[0]} since trace start</text></g>')
+        + f'<text class="label" x="4" y="16">time since trace start ({unit[0]})</text></g>')
     out.append('<g class="axis y">')
     for i, s in enumerate(spans):
         y = 30 + i * ROW
@@ -120,7 +120,8 @@ CSS = """
 .trace svg text{font-size:11px}
 .span-detail{margin:2px 0;font-size:13px}.span-detail summary{cursor:pointer}
 .span-detail h4{margin:.4em 0 .2em;font-size:13px}
-table.kv{font-size:12px;margin:.2em 0}table.kv th,table.kv td{text-align:left;padding:1px 8px;vertical-align:top;word-break:break-all}
+table.kv{font-size:12px;margin:.2em 0}table.kv th,table.kv td{text-align:left;padding:1px 8px;vertical-align:top;word-break:break-word;white-space:pre-wrap}
+table.kv th{white-space:nowrap}
 pre{white-space:pre-wrap;background:#f5f5f5;padding:6px;font-size:12px;max-height:20em;overflow:auto}
 .err{color:#D55E00;font-weight:bold}ul.logs{font-size:12px;padding-left:1em}.sev-error,.sev-fatal{color:#D55E00}
 .key{display:inline-block;width:14px;height:10px;margin:0 3px}.key.crit{background:#0072B2}.key.off{background:#56B4E9;opacity:.55}
