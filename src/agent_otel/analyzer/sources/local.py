@@ -6,15 +6,16 @@ import json
 import os
 import sqlite3
 
+from agent_otel import semconv
 from agent_otel.analyzer.sources.base import ResourceFigures, SourceError, SpanFrame, TraceSpan
 from agent_otel.analyzer.sources.detail import LogLine, SpanDetail, SpanEvent, TraceDetail
 from agent_otel.localstore.store import connect, default_path
 
 # Metric names of the resource metrics (OTel process/hardware conventions) the report shows.
-CPU_METRIC = "process.cpu.utilization"
-MEMORY_METRIC = "process.memory.usage"
-GPU_UTIL_METRIC = "hw.gpu.utilization"
-GPU_MEMORY_METRIC = "hw.gpu.memory.usage"
+CPU_METRIC = semconv.METRIC_PROCESS_CPU_UTILIZATION
+MEMORY_METRIC = semconv.METRIC_PROCESS_MEMORY_USAGE
+GPU_UTIL_METRIC = semconv.METRIC_HW_GPU_UTILIZATION
+GPU_MEMORY_METRIC = semconv.METRIC_HW_GPU_MEMORY_USAGE
 
 
 def severity_rank(severity: str | None) -> int:
