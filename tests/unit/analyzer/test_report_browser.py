@@ -11,8 +11,10 @@ from agent_otel.analyzer import build_report
 from agent_otel.analyzer.render.html import render as render_html
 from agent_otel.analyzer.report import Baseline
 from agent_otel.analyzer.sources.local import LocalSource
-from cdp import Browser, find_browser
 from spanwriter import MS, T0, Writer
+
+pytest.importorskip("websockets", reason="websockets not installed (dev extra): the browser test talks to Chromium over a websocket")
+from cdp import Browser, find_browser  # noqa: E402
 
 BROWSER = find_browser()
 pytestmark = pytest.mark.skipif(BROWSER is None, reason="no chromium/google-chrome on PATH (Debian: apt-get install chromium); the HTML report is not checked in a browser")
