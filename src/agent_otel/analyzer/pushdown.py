@@ -236,9 +236,24 @@ def _timeseries(prom: Any, service: str | None, start_ns: int, end_ns: int, buck
     step = max((end_ns - start_ns) / buckets / 1e9, 1.0)
     calls = prom.range(f"sum(increase({CALLS}{_sel(service)}[{step:.0f}s]))", start_ns, end_ns, step)
     errs = prom.range(f"sum(increase({CALLS}{_sel(service, ERROR)}[{step:.0f}s]))", start_ns, end_ns, step)
+    roots = dict(prom.range(f"sum(increase({CALLS}{_sel(service, ROOTS)}[{step:.0f}s]))", start_ns, end_ns, step))
+    root_buckets = f"sum by (le) (increase({BUCKETS}{_sel(service, ROOTS)}[{step:.0f}s]))"
+    pct = {f"p{p}": dict(prom.range(f"histogram_quantile({p / 100}, {root_buckets})", start_ns, end_ns, step)) for p in (50, 95, 99)}
+    tok = {t: dict(prom.range(f'sum(increase(gen_ai_client_token_usage_sum{_sel(service, f"gen_ai_token_type={chr(34)}{t}{chr(34)}")}[{step:.0f}s]))',
+                              start_ns, end_ns, step)) for t in ("input", "output")}
+    times = [t for t, _ in calls]
+
+    def clean(v: float | None, digits: int = 3) -> float | None:
+        return None if v is None or math.isnan(v) else round(v, digits)
+
     return {
-        "bucket_start_ns": [int(t - step * 1e9) for t, _ in calls],
+        "bucket_start_ns": [int(t - step * 1e9) for t in times],
         "bucket_seconds": round(step, 3),
         "calls": [round(v) for _, v in calls],
-        "errors": [round(dict(errs).get(t, 0.0)) for t, _ in calls],
+        "errors": [round(dict(errs).get(t, 0.0)) for t in times],
+        "traces": [round(roots.get(t, 0.0)) for t in times],
+        "traces_per_s": [round(roots.get(t, 0.0) / step, 4) for t in times],
+        "trace_latency_ms": {p: [clean(q.get(t)) if roots.get(t, 0.0) >= 0.5 else None for t in times] for p, q in pct.items()},
+        "input_tokens": [round(tok["input"].get(t, 0.0)) for t in times],
+        "output_tokens": [round(tok["output"].get(t, 0.0)) for t in times],
     }
