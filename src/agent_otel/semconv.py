@@ -152,6 +152,13 @@ METRIC_DROPPED: Final = "agent_otel.telemetry.dropped"  # {item}; attribute agen
 def workflow_duration_metric() -> str:
     return METRIC_WORKFLOW_DURATION_LATEST if latest_experimental() else METRIC_WORKFLOW_DURATION_DEFAULT
 
+# Resource metrics (OTel process and hardware conventions), as the report and dashboards read them.
+METRIC_PROCESS_CPU_UTILIZATION: Final = "process.cpu.utilization"  # 1
+METRIC_PROCESS_MEMORY_USAGE: Final = "process.memory.usage"  # By
+METRIC_HW_GPU_UTILIZATION: Final = "hw.gpu.utilization"  # 1
+METRIC_HW_GPU_MEMORY_USAGE: Final = "hw.gpu.memory.usage"  # By
+# Spans counted by the collector's spanmetrics connector (namespace traces.span.metrics).
+METRIC_SPANMETRICS_CALLS: Final = "traces.span.metrics.calls"
 
 DURATION_BUCKETS: Final = (
     0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,

@@ -56,8 +56,8 @@ def _instance(rule: Rule, scope_labels: dict[str, str], value: float, severity: 
 
 def _figure(item: dict[str, Any], path: str, window_s: float) -> float | None:
     derived = {
-        "tokens_per_s": lambda: (item.get("input_tokens", 0) + item.get("output_tokens", 0)) / window_s,
-        "cost_usd_per_hour": lambda: item.get("cost_usd", 0) / (window_s / 3600),
+        "tokens_per_s": lambda: ((item.get("input_tokens") or 0) + (item.get("output_tokens") or 0)) / window_s,  # null: no tokens
+        "cost_usd_per_hour": lambda: (item.get("cost_usd") or 0) / (window_s / 3600),
     }
     if path in derived:
         return float(derived[path]())

@@ -98,6 +98,24 @@ def build_pushdown_report(source: Any, start_ns: int, end_ns: int, *, service: s
     quantiles = {p: by(f"histogram_quantile({p / 100}, {buckets})", *GROUP) for p in PERCENTILES}
     sums = by(win.growth("traces_span_metrics_duration_milliseconds_sum", sel, kn), *GROUP)
     tokens = by(win.growth("gen_ai_client_token_usage_sum", sel, "gen_ai_request_model, gen_ai_token_type"), "gen_ai_request_model", "gen_ai_token_type")
+    table = prices or DEFAULT_PRICES
+
+    def model_tokens(model: str) -> dict[str, Any]:
+        """A model row's tokens from gen_ai.client.token.usage (by request model); agents cannot be
+        attributed from metrics, so their token fields stay null here."""
+        i, o = tokens.get((model, "input"), 0.0), tokens.get((model, "output"), 0.0)
+        if not (i or o):
+            return raw.token_figures(0, 0, 0, 0, None)
+        price = price_for(model, table)
+        c = 0.0 if price is None else (i * price[0] + o * price[1]) / 1e6
+        return raw.token_figures(i, o, c, 0 if price else i + o, "own")
+
+    progress("PromQL: traces over time")
+    series = _timeseries(prom, service, start_ns, end_ns)
+    active = [t for t, n in zip(series["bucket_start_ns"], series["calls"]) if n]
+    data_start = max(min(active, default=start_ns), start_ns)
+    data_end = min(max(active, default=end_ns - 1) + int(series["bucket_seconds"] * 1e9), end_ns)
+    data_s = max((data_end - data_start) / 1e9, 1e-3)  # to the resolution of the series' buckets
 
     groups = []
     for key, n in sorted(calls.items(), key=lambda kv: -sums.get(kv[0], 0.0)):
@@ -108,44 +126,49 @@ def build_pushdown_report(source: Any, start_ns: int, end_ns: int, *, service: s
         latency["mean"] = round(sums.get(key, 0.0) / n, 3)
         latency["max"] = None  # a histogram knows its top bucket, not the maximum
         groups.append({
-            "kind": key[0] or "span", "name": key[1], "count": count, "throughput_per_s": round(n / window_s, 4), "errors": errs,
+            "kind": key[0] or "span", "name": key[1], "count": count, "throughput_per_s": round(n / data_s, 4), "errors": errs,
             "error_rate": round(errs / count, 4) if count else 0.0, "latency_ms": latency, "total_ms": round(sums.get(key, 0.0), 3),
-            "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0, "latency_samples_ms": [],
+            **(model_tokens(key[1]) if key[0] == "llm" else raw.token_figures(0, 0, 0, 0, None)), "histogram": None, "latency_samples_ms": [],
         })
 
     in_tok = sum(v for (_, t), v in tokens.items() if t == "input")
     out_tok = sum(v for (_, t), v in tokens.items() if t == "output")
-    cost, unpriced = 0.0, set()
+    cost, unpriced, unpriced_tok = 0.0, set(), 0.0
     for (model, kind), v in tokens.items():
-        price = price_for(model, prices or DEFAULT_PRICES)
+        price = price_for(model, table)
         if price is None:
             unpriced.add(model)
+            unpriced_tok += v
             continue
         cost += v * (price[0] if kind == "input" else price[1]) / 1e6
 
     progress("PromQL/LogQL: services")
-    services = _services(source, win, service, end_ns, window_s)
+    services = _services(source, win, service, end_ns, data_s)
 
     progress("Jaeger: the traces worth explaining")
     frame = _explained_traces(source, start_ns, end_ns, service, services)
     bottlenecks, slowest, _ = raw._bottlenecks(source, frame, progress) if len(frame) else ([], [], 0)
     top_errors = _top_errors(source, win, start_ns, end_ns, frame, service)
+    progress("Jaeger/Loki: the slowest and failing traces")
+    traces = raw.trace_views(source, [t["trace_id"] for t in slowest] + [e["trace_id"] for e in top_errors if e["trace_id"]])
     res = source.resources(start_ns, end_ns, service)
     total_calls = sum(g["count"] for g in groups)
     total_errors = sum(g["errors"] for g in groups)
     data = {
         "schema": raw.SCHEMA, "version": raw.SCHEMA_VERSION, "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "source": f"{source.name} (push-down)", "service": service,
-        "window": {"start_ns": start_ns, "end_ns": end_ns, "seconds": round(window_s, 3)}, "baseline_label": None,
+        "window": {"start_ns": start_ns, "end_ns": end_ns, "seconds": round(window_s, 3),
+                   "data_start_ns": data_start, "data_end_ns": data_end, "data_seconds": round(data_s, 3)}, "baseline_label": None,
         "totals": {
             "spans": total_calls, "traces": sum(s["traces"] for s in services), "errors": total_errors,
             "error_rate": round(total_errors / total_calls, 4) if total_calls else 0.0,
             "input_tokens": round(in_tok), "output_tokens": round(out_tok), "cost_usd": round(cost, 6), "unpriced_models": sorted(unpriced),
+            "unpriced_tokens": round(unpriced_tok),
         },
         "services": services, "groups": groups, "bottlenecks": bottlenecks, "slowest_traces": slowest, "errors": top_errors,
         "resources": {"cpu_utilization": res.cpu_utilization, "memory_rss_bytes": res.memory_rss_bytes, "gpu_utilization": res.gpu_utilization,
                       "gpu_memory_bytes": res.gpu_memory_bytes, "inference": res.extra},
-        "timeseries": _timeseries(prom, service, start_ns, end_ns),
+        "timeseries": series, "traces": traces,
         "recommendations": raw._recommendations(groups, bottlenecks, cost),
         "traces_fetched": len(set(frame.trace_id)) if len(frame) else 0,
         "analysis_seconds": None,
@@ -173,7 +196,7 @@ def _services(source: Any, win: Window, service: str | None, end_ns: int, window
             "service": svc, "spans": round(n), "traces": t, "traces_per_s": round(t / window_s, 4), "errors": round(errs.get((svc,), 0.0)),
             "error_rate": round(errs.get((svc,), 0.0) / n, 4),
             "trace_latency_ms": {f"p{p}": (None if math.isnan(v := q[p].get((svc,), math.nan)) else round(v, 3)) for p in PERCENTILES},
-            "error_log_lines": round(error_logs.get((svc,), 0.0)), "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0,
+            "error_log_lines": round(error_logs.get((svc,), 0.0)), "input_tokens": None, "output_tokens": None, "cost_usd": None, "unpriced_tokens": None,
         })
     return out
 
@@ -213,9 +236,24 @@ def _timeseries(prom: Any, service: str | None, start_ns: int, end_ns: int, buck
     step = max((end_ns - start_ns) / buckets / 1e9, 1.0)
     calls = prom.range(f"sum(increase({CALLS}{_sel(service)}[{step:.0f}s]))", start_ns, end_ns, step)
     errs = prom.range(f"sum(increase({CALLS}{_sel(service, ERROR)}[{step:.0f}s]))", start_ns, end_ns, step)
+    roots = dict(prom.range(f"sum(increase({CALLS}{_sel(service, ROOTS)}[{step:.0f}s]))", start_ns, end_ns, step))
+    root_buckets = f"sum by (le) (increase({BUCKETS}{_sel(service, ROOTS)}[{step:.0f}s]))"
+    pct = {f"p{p}": dict(prom.range(f"histogram_quantile({p / 100}, {root_buckets})", start_ns, end_ns, step)) for p in (50, 95, 99)}
+    tok = {t: dict(prom.range(f'sum(increase(gen_ai_client_token_usage_sum{_sel(service, f"gen_ai_token_type={chr(34)}{t}{chr(34)}")}[{step:.0f}s]))',
+                              start_ns, end_ns, step)) for t in ("input", "output")}
+    times = [t for t, _ in calls]
+
+    def clean(v: float | None, digits: int = 3) -> float | None:
+        return None if v is None or math.isnan(v) else round(v, digits)
+
     return {
-        "bucket_start_ns": [int(t - step * 1e9) for t, _ in calls],
+        "bucket_start_ns": [int(t - step * 1e9) for t in times],
         "bucket_seconds": round(step, 3),
         "calls": [round(v) for _, v in calls],
-        "errors": [round(dict(errs).get(t, 0.0)) for t, _ in calls],
+        "errors": [round(dict(errs).get(t, 0.0)) for t in times],
+        "traces": [round(roots.get(t, 0.0)) for t in times],
+        "traces_per_s": [round(roots.get(t, 0.0) / step, 4) for t in times],
+        "trace_latency_ms": {p: [clean(q.get(t)) if roots.get(t, 0.0) >= 0.5 else None for t in times] for p, q in pct.items()},
+        "input_tokens": [round(tok["input"].get(t, 0.0)) for t in times],
+        "output_tokens": [round(tok["output"].get(t, 0.0)) for t in times],
     }

@@ -20,10 +20,11 @@ import numpy as np
 from agent_otel.analyzer import stats
 from agent_otel.analyzer.critical_path import critical_path
 from agent_otel.analyzer.pricing import price_for
+from agent_otel.analyzer.rollup import agent_rollup
 from agent_otel.analyzer.sources.base import ResourceFigures, Source, SourceError, SpanFrame
 
 SCHEMA = "agent-otel/report"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: data span, token scope/unpriced tokens, histograms, richer timeseries, embedded traces
 SLOWEST_TRACES = 5
 PATH_SAMPLE = 200
 BASELINE_SAMPLES = 2000
@@ -94,8 +95,10 @@ def _group_indices(frame: SpanFrame) -> dict[tuple[str, str], np.ndarray]:
     return out
 
 
-def _costs(frame: SpanFrame, prices: dict[str, tuple[float, float]]) -> tuple[np.ndarray, set[str]]:
+def _costs(frame: SpanFrame, prices: dict[str, tuple[float, float]]) -> tuple[np.ndarray, set[str], np.ndarray]:
+    """Cost of each span, the models missing from the price table, and each span's tokens of those models."""
     cost = np.zeros(len(frame))
+    unpriced_tokens = np.zeros(len(frame))
     unpriced: set[str] = set()
     has_tokens = ~(np.isnan(frame.input_tokens) & np.isnan(frame.output_tokens))
     for model in set(frame.model[has_tokens]) - {None}:
@@ -103,9 +106,40 @@ def _costs(frame: SpanFrame, prices: dict[str, tuple[float, float]]) -> tuple[np
         rows = has_tokens & (frame.model == model)
         if price is None:
             unpriced.add(str(model))
+            unpriced_tokens[rows] = np.nan_to_num(frame.input_tokens[rows]) + np.nan_to_num(frame.output_tokens[rows])
             continue
         cost[rows] = (np.nan_to_num(frame.input_tokens[rows]) * price[0] + np.nan_to_num(frame.output_tokens[rows]) * price[1]) / 1e6
-    return cost, unpriced
+    return cost, unpriced, unpriced_tokens
+
+
+def token_figures(input_tokens: float, output_tokens: float, cost: float, unpriced_tokens: float, scope: str | None) -> dict[str, Any]:
+    """The token/cost fields of a row: null where they do not apply (a tool, a step), cost null
+    when every token is of an unpriced model (`unpriced_tokens` says how many)."""
+    if scope is None:
+        return {"tokens_scope": None, "input_tokens": None, "output_tokens": None, "cost_usd": None, "unpriced_tokens": None}
+    priced = input_tokens + output_tokens - unpriced_tokens
+    return {
+        "tokens_scope": scope, "input_tokens": int(input_tokens), "output_tokens": int(output_tokens),
+        "cost_usd": round(float(cost), 6) if priced > 0 or not unpriced_tokens else None, "unpriced_tokens": int(unpriced_tokens),
+    }
+
+
+def latency_histogram(current: np.ndarray, base: np.ndarray | None, bins: int = 24) -> dict[str, Any] | None:
+    """Counts on log-spaced bins shared by the window and the baseline (so they overlay)."""
+    both = current if base is None or not base.size else np.concatenate([current, base])
+    both = both[both > 0]
+    if both.size < 2:
+        return None
+    lo, hi = np.log10(both.min()), np.log10(both.max())
+    if hi - lo < 1e-6:
+        lo, hi = lo - 0.05, hi + 0.05
+    edges = np.logspace(lo, hi, bins + 1)
+    edges[0], edges[-1] = min(edges[0], both.min()), max(edges[-1], both.max())  # logspace rounding must not drop the extremes
+    counts, _ = np.histogram(current, bins=edges)
+    out = {"edges_ms": [round(float(e), 4) for e in edges], "counts": counts.tolist(), "baseline_counts": None}
+    if base is not None and base.size:
+        out["baseline_counts"] = np.histogram(base, bins=edges)[0].tolist()
+    return out
 
 
 def _bottlenecks(source: Source, frame: SpanFrame, progress: Progress) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
@@ -183,7 +217,8 @@ def _recommendations(groups: list[dict[str, Any]], bottlenecks: list[dict[str, A
         if g["count"] >= 5 and g["error_rate"] >= 0.05:
             recs.append(f"{g['kind']} {g['name']} fails {g['error_rate'] * 100:.0f}% of {g['count']} calls: see the top errors for a trace id.")
     if total_cost > 0:
-        top = max((g for g in groups if g["cost_usd"] > 0), key=lambda g: g["cost_usd"], default=None)
+        own = [g for g in groups if g.get("tokens_scope", "own") == "own" and (g.get("cost_usd") or 0) > 0]  # not the agents' roll-ups
+        top = max(own, key=lambda g: g["cost_usd"], default=None)
         if top and top["cost_usd"] / total_cost >= 0.5:
             recs.append(f"{top['kind']} {top['name']} is {top['cost_usd'] / total_cost * 100:.0f}% of token cost: a cheaper model or a cache there pays most.")
     return recs
@@ -211,7 +246,11 @@ def build_report(
     if len(frame) == 0:
         raise SourceError(f"no spans in the window ({source.name}{', service ' + service if service else ''})")
     window_s = max((end_ns - start_ns) / 1e9, 1e-9)
-    cost, unpriced = _costs(frame, prices or DEFAULT_PRICES)
+    data_start, data_end = int(frame.start_ns.min()), int((frame.start_ns + frame.duration_ms * 1e6).max())
+    data_s = max((data_end - data_start) / 1e9, 1e-3)  # rates are over the time the data covers, not the window asked for
+    cost, unpriced, unpriced_tok = _costs(frame, prices or DEFAULT_PRICES)
+    rolled = agent_rollup(frame, cost, unpriced_tok)
+    has_tokens = ~(np.isnan(frame.input_tokens) & np.isnan(frame.output_tokens))
     progress(f"aggregating {len(frame):,} spans")
     groups = []
     rng = np.random.default_rng(0)
@@ -222,14 +261,13 @@ def build_report(
             "kind": kind,
             "name": name,
             "count": int(idx.size),
-            "throughput_per_s": round(idx.size / window_s, 4),
+            "throughput_per_s": round(idx.size / data_s, 4),
             "errors": errors,
             "error_rate": round(errors / idx.size, 4),
             "latency_ms": stats.latency_summary(durations),
             "total_ms": round(float(durations.sum()), 3),
-            "input_tokens": int(np.nansum(frame.input_tokens[idx])),
-            "output_tokens": int(np.nansum(frame.output_tokens[idx])),
-            "cost_usd": round(float(cost[idx].sum()), 6),
+            **_group_tokens(kind, idx, frame, cost, unpriced_tok, rolled, has_tokens),
+            "histogram": latency_histogram(durations, baseline.samples.get((kind, name)) if baseline is not None else None),
             "latency_samples_ms": [round(float(v), 3) for v in (durations if durations.size <= BASELINE_SAMPLES else rng.choice(durations, BASELINE_SAMPLES, replace=False))],
         }
         if baseline is not None:
@@ -241,6 +279,8 @@ def build_report(
 
     bottlenecks, slowest, trace_count = _bottlenecks(source, frame, progress)
     errors = _errors(source, frame, start_ns, end_ns)
+    progress("loading the slowest and failing traces")
+    traces = trace_views(source, [t["trace_id"] for t in slowest] + [e["trace_id"] for e in errors])
     res = source.resources(start_ns, end_ns, service)
     resources: dict[str, Any] = {
         "cpu_utilization": res.cpu_utilization,
@@ -261,7 +301,8 @@ def build_report(
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "source": source.name,
         "service": service,
-        "window": {"start_ns": start_ns, "end_ns": end_ns, "seconds": round(window_s, 3)},
+        "window": {"start_ns": start_ns, "end_ns": end_ns, "seconds": round(window_s, 3),
+                   "data_start_ns": data_start, "data_end_ns": data_end, "data_seconds": round(data_s, 3)},
         "baseline_label": baseline.label if baseline else None,
         "totals": {
             "spans": len(frame),
@@ -272,14 +313,16 @@ def build_report(
             "output_tokens": int(np.nansum(frame.output_tokens)),
             "cost_usd": round(total_cost, 6),
             "unpriced_models": sorted(unpriced),
+            "unpriced_tokens": int(unpriced_tok.sum()),
         },
-        "services": _services(frame, cost, window_s),
+        "services": _services(frame, cost, unpriced_tok, data_s),
         "groups": groups,
         "bottlenecks": bottlenecks,
         "slowest_traces": slowest,
         "errors": errors,
         "resources": resources,
-        "timeseries": _timeseries(frame, start_ns, end_ns),
+        "timeseries": _timeseries(frame, cost, data_start, data_end),
+        "traces": traces,
         "recommendations": _recommendations(groups, bottlenecks, total_cost),
         "analysis_seconds": None,
     }
@@ -287,7 +330,34 @@ def build_report(
     return Report(data)
 
 
-def _services(frame: SpanFrame, cost: np.ndarray, window_s: float) -> list[dict[str, Any]]:
+def _group_tokens(kind: str, idx: np.ndarray, frame: SpanFrame, cost: np.ndarray, unpriced_tok: np.ndarray, rolled: np.ndarray | None,
+                  has_tokens: np.ndarray) -> dict[str, Any]:
+    """Own tokens for rows that spend them (models); the roll-up for agents; null for the rest."""
+    if kind == "agent" and rolled is not None:
+        r = rolled[idx].sum(axis=0)
+        if r[0] or r[1]:
+            return token_figures(r[0], r[1], r[2], r[3], "rolled_up")
+    if has_tokens[idx].any():
+        return token_figures(np.nansum(frame.input_tokens[idx]), np.nansum(frame.output_tokens[idx]), cost[idx].sum(), unpriced_tok[idx].sum(), "own")
+    return token_figures(0, 0, 0, 0, None)
+
+
+def trace_views(source: Source, trace_ids: list[str], limit: int = 15) -> dict[str, Any]:
+    """Waterfalls of the given traces (first `limit` distinct ids), for the report to open."""
+    from agent_otel.analyzer.trace import load_trace
+
+    out: dict[str, Any] = {}
+    for tid in dict.fromkeys(t for t in trace_ids if t):
+        if len(out) >= limit:
+            break
+        try:
+            out[tid] = load_trace(source, tid)
+        except SourceError:
+            continue  # aged out or sampled away between the listing and now: the id stays, unlinked
+    return out
+
+
+def _services(frame: SpanFrame, cost: np.ndarray, unpriced_tok: np.ndarray, window_s: float) -> list[dict[str, Any]]:
     """Per service: spans, traces (root spans), errors, root-span latency, tokens and cost."""
     services = frame.service.astype(str)
     is_root = np.array([p is None for p in frame.parent_id], dtype=bool)
@@ -300,28 +370,46 @@ def _services(frame: SpanFrame, cost: np.ndarray, window_s: float) -> list[dict[
             "service": svc,
             "spans": int(rows.sum()),
             "traces": int(roots.sum()),
-            "traces_per_s": round(float(roots.sum()) / window_s, 4),
+            "traces_per_s": round(float(roots.sum()) / window_s, 4),  # over the span of the data
             "errors": int(frame.error[rows].sum()),
             "error_rate": round(float(frame.error[rows].mean()), 4),
             "trace_latency_ms": stats.latency_summary(durations),
             "input_tokens": int(np.nansum(frame.input_tokens[rows])),
             "output_tokens": int(np.nansum(frame.output_tokens[rows])),
             "cost_usd": round(float(cost[rows].sum()), 6),
+            "unpriced_tokens": int(unpriced_tok[rows].sum()),
         })
     return out
 
 
-def _timeseries(frame: SpanFrame, start_ns: int, end_ns: int, buckets: int = 30) -> dict[str, Any]:
-    """Calls, errors and p95 latency of top-level spans over the window, for the HTML chart."""
-    lo = int(frame.start_ns.min())
-    hi = int(frame.start_ns.max()) + 1
+def _timeseries(frame: SpanFrame, cost: np.ndarray, lo: int, hi: int, buckets: int | None = None) -> dict[str, Any]:
+    """Per bucket over the span of the data: spans, errors, traces (root spans) and their rate and
+    latency percentiles, tokens and cost — the HTML report's over-time charts. Up to 30 buckets,
+    fewer for few traces (a percentile of one trace per bucket says nothing)."""
+    hi = max(hi, lo + 1)
+    is_root = np.array([p is None for p in frame.parent_id], dtype=bool)
+    if buckets is None:
+        buckets = int(np.clip(int(is_root.sum()) // 4, 5, 30))
     edges = np.linspace(lo, hi, buckets + 1)
     which = np.clip(np.searchsorted(edges, frame.start_ns, side="right") - 1, 0, buckets - 1)
+    bucket_s = (hi - lo) / buckets / 1e9
     calls = np.bincount(which, minlength=buckets)
     errors = np.bincount(which, weights=frame.error.astype(float), minlength=buckets)
+    roots = np.bincount(which[is_root], minlength=buckets)
+    pct: dict[str, list[float | None]] = {"p50": [], "p95": [], "p99": []}
+    for b in range(buckets):
+        d = frame.duration_ms[is_root & (which == b)]
+        for p in pct:
+            pct[p].append(round(float(np.percentile(d, int(p[1:]))), 3) if d.size else None)
     return {
         "bucket_start_ns": [int(e) for e in edges[:-1]],
-        "bucket_seconds": round((hi - lo) / buckets / 1e9, 3),
+        "bucket_seconds": round(bucket_s, 3),
         "calls": calls.tolist(),
         "errors": [int(e) for e in errors],
+        "traces": roots.tolist(),
+        "traces_per_s": [round(r / bucket_s, 4) if bucket_s > 0 else None for r in roots],
+        "trace_latency_ms": pct,
+        "input_tokens": [int(v) for v in np.bincount(which, weights=np.nan_to_num(frame.input_tokens), minlength=buckets)],
+        "output_tokens": [int(v) for v in np.bincount(which, weights=np.nan_to_num(frame.output_tokens), minlength=buckets)],
+        "cost_usd": [round(float(v), 6) for v in np.bincount(which, weights=cost, minlength=buckets)],
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agent_otel.cli import alerts, demo, optimize, report, stack
+from agent_otel.cli import alerts, demo, optimize, report, stack, trace
 
 app = typer.Typer(
     name="agent-otel",
@@ -15,6 +15,7 @@ app = typer.Typer(
 app.command("demo")(demo.demo)
 app.command("report")(report.report)
 app.command("optimize")(optimize.optimize)
+app.command("trace")(trace.trace)
 app.add_typer(stack.app, name="stack")
 app.add_typer(alerts.app, name="alerts")
 

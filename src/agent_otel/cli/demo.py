@@ -39,7 +39,7 @@ def demo(
             urls = _running_stack_urls()
             if not urls:
                 fail("--stack: no running stack found; start it with `agent-otel stack up`")
-            agent_otel.configure("agent-otel-demo", exporter="otlp", endpoint=urls["otlp_grpc"], metric_interval=2)
+            agent_otel.configure("agent-otel-demo", exporter="otlp", endpoint=urls["otlp_grpc"], metric_interval=2, resource_metrics=_has_resources())
         else:
             if store is None:
                 store = Path(tempfile.mkdtemp(prefix="agent-otel-demo-")) / "store.db"

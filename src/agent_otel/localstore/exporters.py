@@ -28,6 +28,7 @@ SPAN_COLUMNS = (
     "duration_ms", "error", "error_type", "model", "provider", "input_tokens", "output_tokens", "attributes",
 )
 METRIC_COLUMNS = ("ts_ns", "service", "name", "unit", "attributes", "value", "count", "sum")
+EVENT_COLUMNS = ("trace_id", "span_id", "ts_ns", "name", "attributes")
 LOG_COLUMNS = ("ts_ns", "service", "severity", "body", "trace_id", "span_id", "attributes")
 
 
@@ -61,6 +62,12 @@ def span_row(span: ReadableSpan) -> tuple[object, ...]:
     )
 
 
+def event_rows(span: ReadableSpan) -> list[tuple[object, ...]]:
+    """Span events (exceptions, retries...) for the trace view."""
+    trace_id, span_id = format(span.context.trace_id, "032x"), format(span.context.span_id, "016x")
+    return [(trace_id, span_id, e.timestamp, e.name, _json(e.attributes)) for e in span.events or ()]
+
+
 class LocalSpanExporter(SpanExporter):
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -68,6 +75,7 @@ class LocalSpanExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         try:
             self._store.write("spans", SPAN_COLUMNS, [span_row(s) for s in spans])
+            self._store.write("span_events", EVENT_COLUMNS, [e for s in spans for e in event_rows(s)])
             return SpanExportResult.SUCCESS
         except Exception:  # noqa: BLE001 - counted by the SDK as a failed export
             _logger.warning("local store: could not write %d spans", len(spans), exc_info=True)

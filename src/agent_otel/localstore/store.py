@@ -41,6 +41,10 @@ CREATE TABLE IF NOT EXISTS logs (
 );
 CREATE INDEX IF NOT EXISTS logs_ts ON logs(ts_ns);
 CREATE INDEX IF NOT EXISTS logs_trace ON logs(trace_id);
+CREATE TABLE IF NOT EXISTS span_events (
+    trace_id TEXT NOT NULL, span_id TEXT NOT NULL, ts_ns INTEGER NOT NULL, name TEXT, attributes TEXT
+);
+CREATE INDEX IF NOT EXISTS span_events_trace ON span_events(trace_id);
 """
 
 
@@ -106,7 +110,7 @@ class Store:
         cutoff = int((time.time() - self.retention_s) * 1e9)
         self._conn.execute("BEGIN IMMEDIATE")
         try:
-            for table, column in (("spans", "start_ns"), ("metric_points", "ts_ns"), ("logs", "ts_ns")):
+            for table, column in (("spans", "start_ns"), ("metric_points", "ts_ns"), ("logs", "ts_ns"), ("span_events", "ts_ns")):
                 self._conn.execute(f"DELETE FROM {table} WHERE {column} < ?", (cutoff,))
             (count,) = self._conn.execute("SELECT COUNT(*) FROM spans").fetchone()
             if count > self.max_spans:

@@ -8,15 +8,26 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from agent_otel.analyzer.render.units import duration_unit, fmt_cost, fmt_duration, fmt_rate, fmt_tokens
+
 _STATUS_STYLE = {"degraded": "bold red", "improved": "green", "stable": "dim", "insufficient_data": "dim"}
 
 
-def _ms(v: float | None) -> str:
-    """Milliseconds as shown; None (a figure the source could not give, e.g. a push-down report's
-    trace latency for a service without agent roots) as a dash."""
-    if v is None:
-        return "–"
-    return f"{v:,.1f}" if v < 10_000 else f"{v / 1000:,.1f}s"
+def window_line(data: dict[str, Any]) -> str:
+    """The window asked for and the span the data covers (rates are per second of the latter)."""
+    w = data["window"]
+    line = f"{w['seconds']:,.0f}s window"
+    if w.get("data_seconds") is not None:
+        line += f" (data over {w['data_seconds']:,.1f}s; rates per second of that)"
+    return line
+
+
+def totals_cost(t: dict[str, Any]) -> str:
+    """Total cost, with the tokens of unpriced models named rather than counted as $0."""
+    text = f"cost ${t['cost_usd']:.4f}"
+    if t.get("unpriced_tokens") or t.get("unpriced_models"):
+        text += f" + unpriced {t.get('unpriced_tokens') or 0:,} tok ({', '.join(t.get('unpriced_models') or [])})"
+    return text
 
 
 def render(data: dict[str, Any], console: Console | None = None) -> None:
@@ -27,9 +38,9 @@ def render(data: dict[str, Any], console: Console | None = None) -> None:
     t = data["totals"]
     head = (
         f"[b]{data['source']}[/b] {('service ' + data['service']) if data['service'] else 'all services'} · "
-        f"{data['window']['seconds']:,.0f}s window · {t['spans']:,} spans in {t['traces']:,} traces · "
+        f"{window_line(data)} · {t['spans']:,} spans in {t['traces']:,} traces · "
         f"errors {t['error_rate'] * 100:.1f}% · tokens {t['input_tokens']:,} in / {t['output_tokens']:,} out · "
-        f"cost ${t['cost_usd']:.4f}"
+        f"{totals_cost(t)}"
     )
     if data.get("baseline_label"):
         head += f" · baseline: {data['baseline_label']}"
@@ -37,16 +48,19 @@ def render(data: dict[str, Any], console: Console | None = None) -> None:
 
     if len(data.get("services") or []) > 1:
         st = Table(title="Per service")
-        for col in ("service", "traces", "/s", "err %", "p50 ms", "p95 ms", "tokens in/out", "cost $"):
+        u50 = duration_unit(s["trace_latency_ms"]["p50"] for s in data["services"])
+        u95 = duration_unit(s["trace_latency_ms"]["p95"] for s in data["services"])
+        for col in ("service", "traces", "traces/s", "err %", f"p50 {u50[0]}", f"p95 {u95[0]}", "tokens in/out", "cost $"):
             st.add_column(col, justify="left" if col == "service" else "right")
         for s in data["services"]:
             lat = s["trace_latency_ms"]
-            st.add_row(s["service"], f"{s['traces']:,}", f"{s['traces_per_s']:.2f}", f"{s['error_rate'] * 100:.1f}", _ms(lat["p50"]), _ms(lat["p95"]),
-                       f"{s['input_tokens']:,}/{s['output_tokens']:,}", f"{s['cost_usd']:.4f}")
+            st.add_row(s["service"], f"{s['traces']:,}", fmt_rate(s["traces_per_s"]), f"{s['error_rate'] * 100:.1f}", fmt_duration(lat["p50"], u50),
+                       fmt_duration(lat["p95"], u95), fmt_tokens(s), fmt_cost(s))
         console.print(st)
 
     table = Table(title="Where calls go (per kind and name)", show_lines=False)
-    for col in ("kind", "name", "calls", "/s", "err %", "p50 ms", "p90 ms", "p95 ms", "p99 ms", "tokens in/out", "cost $"):
+    units = {p: duration_unit(g["latency_ms"][p] for g in data["groups"]) for p in ("p50", "p90", "p95", "p99")}
+    for col in ("kind", "name", "calls", "calls/s", "err %", *(f"{p} {u[0]}" for p, u in units.items()), "tokens in/out", "cost $"):
         table.add_column(col, justify="left" if col in ("kind", "name") else "right")
     with_baseline = any("baseline" in g for g in data["groups"])
     if with_baseline:
@@ -54,10 +68,9 @@ def render(data: dict[str, Any], console: Console | None = None) -> None:
     for g in data["groups"]:
         lat = g["latency_ms"]
         row = [
-            g["kind"], g["name"], f"{g['count']:,}", f"{g['throughput_per_s']:.2f}",
-            f"{g['error_rate'] * 100:.1f}", _ms(lat["p50"]), _ms(lat["p90"]), _ms(lat["p95"]), _ms(lat["p99"]),
-            f"{g['input_tokens']:,}/{g['output_tokens']:,}" if g["input_tokens"] or g["output_tokens"] else "",
-            f"{g['cost_usd']:.4f}" if g["cost_usd"] else "",
+            g["kind"], g["name"], f"{g['count']:,}", fmt_rate(g["throughput_per_s"]),
+            f"{g['error_rate'] * 100:.1f}", *(fmt_duration(lat[p], u) for p, u in units.items()),
+            fmt_tokens(g) + (" ∑" if g.get("tokens_scope") == "rolled_up" else ""), fmt_cost(g),
         ]
         if with_baseline:
             b = g.get("baseline") or {}
@@ -66,13 +79,16 @@ def render(data: dict[str, Any], console: Console | None = None) -> None:
             row.append(f"[{_STATUS_STYLE.get(status, '')}]{'' if pct is None else f'{pct:+.0f}% '}{status}[/]")
         table.add_row(*row)
     console.print(table)
+    if any(g.get("tokens_scope") == "rolled_up" for g in data["groups"]):
+        console.print("[dim]∑ an agent's row sums the tokens and cost of the model calls it made (down to the next agent)[/dim]")
 
     if data["bottlenecks"]:
         bt = Table(title="Where the time goes (share of the critical path, sampled traces)")
-        for col in ("kind", "name", "critical path ms", "share"):
+        cu = duration_unit(b["critical_path_ms"] for b in data["bottlenecks"][:8])
+        for col in ("kind", "name", f"critical path {cu[0]}", "share %"):
             bt.add_column(col, justify="left" if col in ("kind", "name") else "right")
         for b in data["bottlenecks"][:8]:
-            bt.add_row(b["kind"], b["name"], _ms(b["critical_path_ms"]), f"{b['share'] * 100:.1f}%")
+            bt.add_row(b["kind"], b["name"], fmt_duration(b["critical_path_ms"], cu), f"{b['share'] * 100:.1f}")
         console.print(bt)
 
     if data["errors"]:
@@ -80,8 +96,9 @@ def render(data: dict[str, Any], console: Console | None = None) -> None:
         for col in ("kind", "name", "error", "count", "trace id", "log"):
             et.add_column(col)
         for e in data["errors"][:8]:
-            et.add_row(e["kind"], e["name"], e["error_type"], str(e["count"]), e["trace_id"], e["log_excerpt"] or "")
+            et.add_row(e["kind"], e["name"], e["error_type"], str(e["count"]), e["trace_id"] or "", e["log_excerpt"] or "")
         console.print(et)
+        console.print("[dim]open one: agent-otel trace <trace id>[/dim]")
 
     res = data["resources"]
     if any(res.get(k) is not None for k in ("cpu_utilization", "memory_rss_bytes", "gpu_utilization")):

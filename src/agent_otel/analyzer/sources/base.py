@@ -32,6 +32,7 @@ class SpanFrame:
     output_tokens: np.ndarray
     trace_id: np.ndarray
     parent_id: np.ndarray
+    span_id: np.ndarray | None = None  # where the source gives it: tokens roll up to ancestor agents
 
     def __len__(self) -> int:
         return int(self.duration_ms.shape[0])
@@ -39,7 +40,7 @@ class SpanFrame:
     @classmethod
     def from_rows(cls, rows: list[tuple]) -> SpanFrame:
         """Rows in column order: kind, target, service, start_ns, duration_ms, error, error_type,
-        model, input_tokens, output_tokens, trace_id, parent_id."""
+        model, input_tokens, output_tokens, trace_id, parent_id[, span_id]."""
         cols = list(zip(*rows)) if rows else [()] * 12
 
         def obj(i: int) -> np.ndarray:
@@ -54,6 +55,7 @@ class SpanFrame:
             error=np.array(cols[5], dtype=bool), error_type=obj(6), model=obj(7),
             input_tokens=num(8, np.float64), output_tokens=num(9, np.float64),
             trace_id=obj(10), parent_id=obj(11),
+            span_id=obj(12) if len(cols) > 12 else None,
         )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from agent_otel import semconv
 from agent_otel.analyzer.sources.base import SourceError, TraceSpan
+from agent_otel.analyzer.sources.detail import SpanDetail, SpanEvent
 from agent_otel.analyzer.sources.http import Backend
 
 MAX_TRACES = 5000
@@ -74,6 +75,7 @@ def span_row(service: str, span: dict[str, Any], a: dict[str, Any]) -> tuple:
         a.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS),
         _hex(span["traceId"], 16),
         _hex(span.get("parentSpanId"), 8),
+        _hex(span.get("spanId"), 8),
     )
 
 
@@ -107,6 +109,14 @@ class Jaeger:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise SourceError(f"jaeger: malformed span in trace {trace_id} ({type(exc).__name__}: {exc})"[:300]) from None
 
+    def trace_detail(self, trace_id: str) -> list[SpanDetail]:
+        """Every span of the trace with attributes, events and OTel span kind."""
+        data = self.api.get_json(f"/api/v3/traces/{trace_id}", none_on_404=True)
+        try:
+            return [_detail(svc, s, a) for svc, s, a in iter_spans(data)]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise SourceError(f"jaeger: malformed span in trace {trace_id} ({type(exc).__name__}: {exc})"[:300]) from None
+
     @staticmethod
     def _trace_spans(data: Any) -> list[TraceSpan]:
         out = []
@@ -120,3 +130,19 @@ class Jaeger:
                 )
             )
         return out
+
+
+def _detail(service: str | None, s: dict[str, Any], a: dict[str, Any]) -> SpanDetail:
+    row = span_row(service or "", s, a)
+    kind = s.get("kind")
+    events = [
+        SpanEvent(int(e.get("timeUnixNano") or 0), e.get("name", ""), {x["key"]: _attr_value(x.get("value", {})) for x in e.get("attributes") or []})
+        for e in s.get("events") or []
+    ]
+    return SpanDetail(
+        row[12] or "", row[11], s.get("name", ""), service, row[0], row[1], row[3], int(s["endTimeUnixNano"]), row[5], row[6], row[7],
+        row[8], row[9], a, events, str(kind).removeprefix("SPAN_KIND_") if isinstance(kind, str) else _KINDS.get(kind),
+    )
+
+
+_KINDS = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}

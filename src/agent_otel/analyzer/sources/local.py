@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 
+from agent_otel import semconv
 from agent_otel.analyzer.sources.base import ResourceFigures, SourceError, SpanFrame, TraceSpan
+from agent_otel.analyzer.sources.detail import LogLine, SpanDetail, SpanEvent, TraceDetail
 from agent_otel.localstore.store import connect, default_path
 
 # Metric names of the resource metrics (OTel process/hardware conventions) the report shows.
-CPU_METRIC = "process.cpu.utilization"
-MEMORY_METRIC = "process.memory.usage"
-GPU_UTIL_METRIC = "hw.gpu.utilization"
-GPU_MEMORY_METRIC = "hw.gpu.memory.usage"
+CPU_METRIC = semconv.METRIC_PROCESS_CPU_UTILIZATION
+MEMORY_METRIC = semconv.METRIC_PROCESS_MEMORY_USAGE
+GPU_UTIL_METRIC = semconv.METRIC_HW_GPU_UTILIZATION
+GPU_MEMORY_METRIC = semconv.METRIC_HW_GPU_MEMORY_USAGE
 
 
 def severity_rank(severity: str | None) -> int:
@@ -22,6 +25,14 @@ def severity_rank(severity: str | None) -> int:
     if s.startswith("WARN"):
         return 2
     return 1
+
+
+def _loads(text: str | None) -> dict:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {"_unreadable": text}
+    return value if isinstance(value, dict) else {"value": value}
 
 
 class LocalSource:
@@ -43,7 +54,7 @@ class LocalSource:
     def spans(self, start_ns: int, end_ns: int, service: str | None) -> SpanFrame:
         sql = (
             "SELECT kind, target, service, start_ns, duration_ms, error, error_type, model, "
-            "input_tokens, output_tokens, trace_id, parent_id FROM spans WHERE start_ns >= ? AND start_ns < ?"
+            "input_tokens, output_tokens, trace_id, parent_id, span_id FROM spans WHERE start_ns >= ? AND start_ns < ?"
         )
         args: list[object] = [start_ns, end_ns]
         if service:
@@ -57,6 +68,33 @@ class LocalSource:
             (trace_id,),
         ).fetchall()
         return [TraceSpan(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in rows]
+
+    def trace_detail(self, trace_id: str) -> TraceDetail:
+        """Every span of the trace with attributes and events, and its log lines."""
+        rows = self._conn.execute(
+            "SELECT span_id, parent_id, name, service, kind, target, start_ns, end_ns, error, error_type, model, "
+            "input_tokens, output_tokens, attributes FROM spans WHERE trace_id = ? ORDER BY start_ns",
+            (trace_id,),
+        ).fetchall()
+        events: dict[str, list[SpanEvent]] = {}
+        try:  # a store written before span events were kept has no such table
+            for span_id, ts, name, attrs in self._conn.execute(
+                "SELECT span_id, ts_ns, name, attributes FROM span_events WHERE trace_id = ? ORDER BY ts_ns", (trace_id,)
+            ):
+                events.setdefault(span_id, []).append(SpanEvent(ts, name, _loads(attrs)))
+        except sqlite3.OperationalError:
+            pass
+        spans = [
+            SpanDetail(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8]), r[9], r[10], r[11], r[12], _loads(r[13]), events.get(r[0], []))
+            for r in rows
+        ]
+        logs = [
+            LogLine(ts, sev, body, span_id, svc)
+            for ts, sev, body, span_id, svc in self._conn.execute(
+                "SELECT ts_ns, severity, body, span_id, service FROM logs WHERE trace_id = ? ORDER BY ts_ns", (trace_id,)
+            )
+        ]
+        return TraceDetail(trace_id, spans, logs)
 
     def error_logs(self, trace_ids: list[str], start_ns: int, end_ns: int) -> dict[str, str]:  # noqa: ARG002 - trace ids are unique here
         if not trace_ids:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent_otel.analyzer.sources.base import SourceError
+from agent_otel.analyzer.sources.detail import LogLine
 from agent_otel.analyzer.sources.http import Backend
 from agent_otel.analyzer.sources.local import severity_rank
 
@@ -40,6 +41,14 @@ class Loki:
             return {tuple(r["metric"].values())[:1] or ("",): float(r["value"][1]) for r in data["data"]["result"]}
         except (KeyError, TypeError, ValueError, IndexError):
             raise SourceError(f"loki: query {logql!r}: malformed answer") from None
+
+    def trace_lines(self, trace_id: str, start_ns: int, end_ns: int) -> list[LogLine]:
+        """Every log line of one trace written in [start_ns, end_ns), oldest first."""
+        out = []
+        for ts, line, labels in self.query_range('{service_name=~".+"} | trace_id="' + trace_id + '"', start_ns, end_ns):
+            severity = labels.get("severity_text") or labels.get("detected_level") or labels.get("level")
+            out.append(LogLine(ts, severity.upper() if severity else None, line, labels.get("span_id") or None, labels.get("service_name")))
+        return sorted(out, key=lambda l: l.ts_ns)
 
     def trace_logs(self, trace_ids: list[str], start_ns: int, end_ns: int) -> dict[str, str]:
         if not trace_ids:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from agent_otel.analyzer.sources.base import ResourceFigures, SourceError, SpanFrame, TraceSpan
+from agent_otel.analyzer.sources.detail import TraceDetail
 from agent_otel.analyzer.sources.jaeger import Jaeger
 from agent_otel.analyzer.sources.loki import Loki
 from agent_otel.analyzer.sources.prometheus import Prometheus
@@ -33,6 +34,15 @@ class StackSource:
 
     def trace(self, trace_id: str) -> list[TraceSpan]:
         return self.jaeger.trace(trace_id)
+
+    def trace_detail(self, trace_id: str) -> TraceDetail:
+        """Spans from Jaeger; the trace's log lines from Loki (a minute either side of its spans)."""
+        spans = self.jaeger.trace_detail(trace_id)
+        logs = []
+        if spans and self.loki is not None:
+            start, end = min(s.start_ns for s in spans), max(s.end_ns for s in spans)
+            logs = self.loki.trace_lines(trace_id, start - 60 * 10**9, end + 60 * 10**9)
+        return TraceDetail(trace_id, spans, logs)
 
     def error_logs(self, trace_ids: list[str], start_ns: int, end_ns: int) -> dict[str, str]:
         if self.loki is None:
