@@ -38,7 +38,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
-from agent_otel import __version__, content, semconv
+from agent_otel import __version__, content, redaction, redacting_exporters, semconv
 
 _logger = logging.getLogger("agent_otel")
 EXPORTERS = ("otlp", "local", "console", "none")
@@ -191,7 +191,8 @@ def configure(
     sample_ratio: float | None = None,
     capture_content: bool | None = None,
     max_content_length: int | None = None,
-    redact_patterns: Sequence[str] = (),
+    redact_patterns: Sequence[str] | Mapping[str, str] = (),
+    redact_emails: bool | None = None,
     metric_interval: float | None = None,
     max_queue_size: int = 2048,
     store_path: str | None = None,
@@ -208,6 +209,9 @@ def configure(
     OTEL_TRACES_SAMPLER_ARG, OTEL_METRIC_EXPORT_INTERVAL (ms), AGENT_OTEL_STORE.
     token (AGENT_OTEL_TOKEN): sent as `authorization: Bearer <token>` to a collector whose OTLP
     receivers require it (deploy/collector/auth.yaml); never logged or put in error messages.
+    redact_patterns (regexes, or a name -> regex map) add to the default secret patterns that
+    every exported span, log and metric point is redacted with; redact_emails
+    (AGENT_OTEL_REDACT_EMAILS) masks e-mail addresses too. See agent_otel.redaction.
     Raises ConfigError on a bad value: a misconfiguration is the one error we do not hide.
     """
     global _state
@@ -243,12 +247,18 @@ def configure(
             policy.capture = bool(capture_content)
         if max_content_length is not None:
             policy.max_length = int(_positive(max_content_length, "max_content_length"))
-        policy.patterns = content.compile_patterns(redact_patterns)
+        try:
+            redactor = redaction.build(redact_patterns, emails=redact_emails)
+        except ValueError as exc:
+            raise ConfigError(f"redact_patterns: {exc}") from None
+        policy.patterns = redactor
 
         # The SDK's own processor/exporter metrics make drops visible (bounded queue, failed export).
         os.environ.setdefault("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "true")
         resource = build_resource(service_name, service_version, environment, resource_attributes)
         span_exp, metric_exp, log_exp = _exporters(kind, endpoint, protocol, header_map, store_path or _env(semconv.ENV_STORE_PATH))
+        # Every exporter sees only the redacted form of what any instrumentation recorded.
+        span_exp, metric_exp, log_exp = redacting_exporters.wrap(span_exp, metric_exp, log_exp, redactor)
 
         readers = []
         if metric_exp is not None:
@@ -284,6 +294,7 @@ def configure(
         metrics.set_meter_provider(meter_provider)
         set_logger_provider(logger_provider)
         content.set_policy(policy)
+        redaction.install(redactor)
         _state = _State(tracer_provider, meter_provider, logger_provider, handler, kind)
         atexit.register(shutdown)
 
