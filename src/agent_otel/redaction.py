@@ -91,7 +91,7 @@ DEFAULT_PATTERNS: tuple[Pattern, ...] = (
     Pattern("card_number",
             r"\b(?:(?:4[0-9]{3}|5[1-5][0-9]{2}|2[2-7][0-9]{2}|6(?:011|5[0-9]{2}))(?:[ \-]?[0-9]{4}){3}|3[47][0-9]{2}[ \-]?[0-9]{6}[ \-]?[0-9]{5})\b",
             "payment card numbers (Visa, Mastercard, Amex, Discover; the SDK also checks Luhn)", _luhn,
-            prefilter=lambda text: sum(text.count(d) for d in "0123456789") >= 13),
+            prefilter=lambda text: sum(map(text.count, "0123456789")) >= 13),
 )
 
 EMAIL_PATTERN = Pattern("email", r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}\b",
@@ -137,7 +137,12 @@ class Policy:
             except re.error as exc:
                 raise ValueError(f"redact pattern {p.regex!r} is not a valid regular expression: {exc}") from None
         self._compiled = tuple(compiled)
-        self._hints = tuple(sorted({h for p in self.patterns for h in p.hints}))
+        # hint -> indexes of the patterns it lets run; patterns without hints always run
+        self._hint_index: dict[str, list[int]] = {}
+        for i, p in enumerate(self.patterns):
+            for h in p.hints:
+                self._hint_index.setdefault(h, []).append(i)
+        self._always = [i for i, p in enumerate(self.patterns) if not p.hints]
         self._key = (key_pattern, re.compile(key_pattern.regex)) if key_pattern else None
         self._cached = functools.lru_cache(maxsize=4096)(self._scan)
         self._key_cache: dict[str, bool] = {}
@@ -149,12 +154,13 @@ class Policy:
     def _scan(self, text: str) -> tuple[str, tuple[str, ...]]:
         hits: list[str] = []
         lower = text.lower()
-        present = {h for h in self._hints if h in lower}
-        for pattern, rx, pre in self._compiled:
-            if pattern.hints:
-                if present.isdisjoint(pattern.hints):
-                    continue
-            elif pre is not None and not pre(text):
+        run = set(self._always)
+        for hint, indexes in self._hint_index.items():
+            if hint in lower:
+                run.update(indexes)
+        for i in sorted(run):
+            pattern, rx, pre = self._compiled[i]
+            if pre is not None and not pre(text):
                 continue
             if rx.search(text) is None:
                 continue
