@@ -57,7 +57,7 @@ def block(patterns: list[redaction.Pattern], indent: str = "  ") -> list[str]:
         "    - context: span",
         "      statements:",
         *[f"        - {_yaml(f'replace_pattern({field}, {_ottl(p.regex)}, {_ottl(MASK)})')}"
-          for field in ("name", "status.message") for p in patterns],
+          for field in ("span.name", "span.status.message") for p in patterns],
     ]
     return [indent + line for line in lines]
 

@@ -64,7 +64,10 @@ class Pattern:
     prefilter: Callable[[str], bool] | None = None  # or: the regex runs only where this says yes
 
 
-_SECRET = r"""["']?\s*[:=]\s*["']?(?P<secret>[^\s"',;}\[]{4,})"""
+# The value may not start with "[" or "*": that is a mask already ([REDACTED] here, **** in the
+# collector), which a second pattern must not count or mask again.
+_VALUE = r"""(?P<secret>[^\s"',;}\[*][^\s"',;}\[]{3,})"""
+_SECRET = r"""["']?\s*[:=]\s*["']?""" + _VALUE
 
 DEFAULT_PATTERNS: tuple[Pattern, ...] = (
     Pattern("private_key", r"-----BEGIN[A-Z ]*PRIVATE KEY-----(?:[A-Za-z0-9+/=\s:,.\\]|-[A-Za-z0-9])*(?:-----END[A-Z ]*PRIVATE KEY-----)?",
@@ -80,7 +83,7 @@ DEFAULT_PATTERNS: tuple[Pattern, ...] = (
     Pattern("jwt", r"\beyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*", "JSON Web Tokens", hints=("eyj",)),
     Pattern("url_credentials", r"(?i)\b[a-z][a-z0-9+.\-]*://[^\s/:@]+:(?P<secret>[^\s/@]+)@",
             "the password in scheme://user:password@host", hints=("://",)),
-    Pattern("authorization_header", r"(?i)\b(?:proxy-)?authorization" r"""["']?\s*[:=]\s*["']?(?:(?:basic|bearer|digest|token|apikey)\s+)?(?P<secret>[^\s"',;}\[]{4,})""",
+    Pattern("authorization_header", r"(?i)\b(?:proxy-)?authorization" r"""["']?\s*[:=]\s*["']?(?:(?:basic|bearer|digest|token|apikey)\s+)?""" + _VALUE,
             "the credential of an Authorization header written as text", hints=("authorization",)),
     Pattern("bearer_credential", r"(?i)\bbearer\s+[A-Za-z0-9._~+/\-]{8,}=*", "Bearer tokens", hints=("bearer",)),
     Pattern("basic_credential", r"\bBasic\s+[A-Za-z0-9+/]{3,}[A-Z0-9+/][A-Za-z0-9+/]{3,}={0,2}", "HTTP Basic credentials (base64 user:password)", hints=("basic",)),
