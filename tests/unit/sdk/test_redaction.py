@@ -334,3 +334,9 @@ def test_hints_only_skip_work_never_change_the_result():
     ]
     for text in texts:
         assert fast.redact(text) == plain.redact(text), text
+
+
+def test_configure_names_a_bad_redact_pattern(tmp_path):
+    proc = _run("import agent_otel\nagent_otel.configure('svc', exporter='none', redact_patterns=['ok', '('])", {})
+    assert proc.returncode == 1
+    assert "ConfigError: redact_patterns: redact pattern '(' is not a valid regular expression" in proc.stderr
