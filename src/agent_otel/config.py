@@ -37,7 +37,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
-from agent_otel import __version__, content, sdk_env, semconv
+from agent_otel import __version__, content, redaction, redacting_exporters, sdk_env, semconv
 from agent_otel.parked_threads import ParkedThreads
 
 _logger = logging.getLogger("agent_otel")
@@ -174,7 +174,8 @@ def configure(
     sample_ratio: float | None = None,
     capture_content: bool | None = None,
     max_content_length: int | None = None,
-    redact_patterns: Sequence[str] = (),
+    redact_patterns: Sequence[str] | Mapping[str, str] = (),
+    redact_emails: bool | None = None,
     metric_interval: float | None = None,
     max_queue_size: int = 2048,
     store_path: str | None = None,
@@ -195,6 +196,9 @@ def configure(
     An unparseable variable is warned about once and treated as unset.
     token (AGENT_OTEL_TOKEN): sent as `authorization: Bearer <token>` to a collector whose OTLP
     receivers require it (deploy/collector/auth.yaml); never logged or put in error messages.
+    redact_patterns (regexes, or a name -> regex map) add to the default secret patterns that
+    every exported span, log and metric point is redacted with; redact_emails
+    (AGENT_OTEL_REDACT_EMAILS) masks e-mail addresses too. See agent_otel.redaction.
     Raises ConfigError on a bad argument: a misconfiguration in code is the one error we do not hide.
     """
     global _state
@@ -234,7 +238,11 @@ def configure(
             policy.capture = bool(capture_content)
         if max_content_length is not None:
             policy.max_length = int(_positive(max_content_length, "max_content_length"))
-        policy.patterns = content.compile_patterns(redact_patterns)
+        try:
+            redactor = redaction.build(redact_patterns, emails=redact_emails)
+        except ValueError as exc:
+            raise ConfigError(f"redact_patterns: {exc}") from None
+        policy.patterns = redactor
 
         # The SDK's own processor/exporter metrics make drops visible (bounded queue, failed export).
         os.environ.setdefault("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "true")
@@ -246,6 +254,8 @@ def configure(
             _exporter(sig, kinds[sig], endpoint, protocol.lower() if protocol else None, header_map, store_path)
             for sig in sdk_env.SIGNALS
         )
+        # Every exporter sees only the redacted form of what any instrumentation recorded.
+        span_exp, metric_exp, log_exp = redacting_exporters.wrap(span_exp, metric_exp, log_exp, redactor)
 
         readers = []
         if metric_exp is not None:
@@ -278,6 +288,7 @@ def configure(
         metrics.set_meter_provider(meter_provider)
         set_logger_provider(logger_provider)
         content.set_policy(policy)
+        redaction.install(redactor)
         _state = _State(tracer_provider, meter_provider, logger_provider, handler, kind)
         _state.shutdown_threads = ParkedThreads(3, "agent-otel-shutdown")
         atexit.register(shutdown)

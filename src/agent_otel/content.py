@@ -21,12 +21,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from agent_otel import semconv
+from agent_otel import redaction, semconv
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -34,20 +33,10 @@ MODES = ("no_content", "span_only", "event_only", "span_and_event")
 _logger = logging.getLogger("agent_otel")
 _warned: set[str] = set()
 DEFAULT_MAX_LENGTH = 4096
-REDACTED = "[REDACTED]"
+REDACTED = redaction.REDACTED
 
-# Default secret shapes: API keys of the common providers, bearer/basic credentials, AWS keys,
-# JWTs, e-mail addresses. More can be added with `configure(redact_patterns=[...])`.
-DEFAULT_PATTERNS: tuple[str, ...] = (
-    r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_\-]{16,}",
-    r"(?i)\bbearer\s+[A-Za-z0-9._~+/\-]+=*",
-    r"(?i)\bbasic\s+[A-Za-z0-9+/]{8,}=*",
-    r"\bAKIA[0-9A-Z]{16}\b",
-    r"\bgh[pousr]_[A-Za-z0-9]{30,}\b",
-    r"\beyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+",
-    r"(?i)(?:api[_-]?key|secret|password|passwd|token|authorization)[\"']?\s*[:=]\s*[\"']?(?P<secret>[^\s\"',}]{4,})",
-    r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}",
-)
+# The secret shapes live in `agent_otel.redaction` (one policy for content and every exported signal).
+DEFAULT_PATTERNS: tuple[str, ...] = tuple(p.regex for p in redaction.DEFAULT_PATTERNS)
 
 
 def capture_mode_from_env() -> str:
@@ -101,7 +90,7 @@ class ContentPolicy:
 
     capture: bool = False  # content on spans (span_only / span_and_event)
     max_length: int = DEFAULT_MAX_LENGTH
-    patterns: tuple[re.Pattern[str], ...] = field(default_factory=tuple)
+    patterns: redaction.Policy | None = None  # None: the process-wide policy (redaction.active())
     on_event: bool = False  # content in the inference-details event (event_only / span_and_event)
     events: bool = False  # emit the inference-details event at all
 
@@ -118,20 +107,14 @@ class ContentPolicy:
 
     @classmethod
     def from_env(cls) -> ContentPolicy:
-        pol = cls(max_length=_env_int(semconv.ENV_MAX_CONTENT_LENGTH, DEFAULT_MAX_LENGTH), patterns=compile_patterns(()))
+        pol = cls(max_length=_env_int(semconv.ENV_MAX_CONTENT_LENGTH, DEFAULT_MAX_LENGTH))
         pol.set_mode(capture_mode_from_env())
         return pol
 
 
-def compile_patterns(extra: Iterable[str]) -> tuple[re.Pattern[str], ...]:
-    """Default secret patterns plus the user's; a bad regex is an error naming it."""
-    out = []
-    for p in (*DEFAULT_PATTERNS, *extra):
-        try:
-            out.append(re.compile(p))
-        except re.error as exc:
-            raise ValueError(f"redact pattern {p!r} is not a valid regular expression: {exc}") from None
-    return tuple(out)
+def compile_patterns(extra: Iterable[str], *, emails: bool | None = None) -> redaction.Policy:
+    """Default secret patterns plus the user's (see `agent_otel.redaction`); a bad regex is an error naming it."""
+    return redaction.build(extra, emails=emails)
 
 
 _policy: ContentPolicy | None = None
@@ -143,7 +126,7 @@ def policy() -> ContentPolicy:
         try:
             _policy = ContentPolicy.from_env()
         except ValueError:
-            _policy = ContentPolicy(patterns=compile_patterns(()))
+            _policy = ContentPolicy()
     return _policy
 
 
@@ -153,19 +136,8 @@ def set_policy(new: ContentPolicy | None) -> None:
     _policy = new
 
 
-def _replace(match: re.Match[str]) -> str:
-    """Replace the whole match, or only its `secret` group so `"api_key": ...` keeps its key."""
-    if "secret" in match.re.groupindex and match.group("secret") is not None:
-        start, end = match.span("secret")
-        whole = match.group(0)
-        return whole[: start - match.start()] + REDACTED + whole[end - match.start() :]
-    return REDACTED
-
-
 def redact(text: str, pol: ContentPolicy | None = None) -> str:
-    for pattern in (pol or policy()).patterns:
-        text = pattern.sub(_replace, text)
-    return text
+    return ((pol or policy()).patterns or redaction.active()).redact(text)
 
 
 def _default(obj: Any) -> Any:

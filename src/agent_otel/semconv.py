@@ -147,6 +147,8 @@ METRIC_ERRORS: Final = "agent_otel.errors"  # {error}; attribute agent_otel.kind
 METRIC_DURATION: Final = "agent_otel.duration"  # s; every agent/step/tool/llm/inference call
 METRIC_INTERNAL_ERRORS: Final = "agent_otel.internal.errors"  # errors inside agent-otel itself
 METRIC_DROPPED: Final = "agent_otel.telemetry.dropped"  # {item}; attribute agent_otel.reason
+METRIC_REDACTIONS: Final = "agent_otel.redactions"  # {redaction}; attribute agent_otel.redaction.pattern
+AGENT_OTEL_REDACTION_PATTERN: Final = "agent_otel.redaction.pattern"
 
 
 def workflow_duration_metric() -> str:
@@ -197,6 +199,7 @@ ENV_MAX_CONTENT_LENGTH: Final = "AGENT_OTEL_MAX_CONTENT_LENGTH"
 ENV_EXPORTER: Final = "AGENT_OTEL_EXPORTER"  # otlp | local | console | none
 ENV_STORE_PATH: Final = "AGENT_OTEL_STORE"  # local store file
 ENV_TOKEN: Final = "AGENT_OTEL_TOKEN"  # bearer token for a collector with bearertokenauth
+ENV_REDACT_EMAILS: Final = "AGENT_OTEL_REDACT_EMAILS"  # true: mask e-mail addresses too
 
 
 def span_name(operation: str, target: str | None) -> str:

@@ -62,8 +62,9 @@ def total(rows):
         ["collector-config.yaml", "deploy/collector/auth.yaml", "deploy/collector/tls.yaml"],
         ["collector-config.yaml", "deploy/collector/sampling.yaml"],  # sidecar sampling, and the gateway
         ["collector-config.yaml", "deploy/gateway/forward.yaml"],  # the agent tier in front of gateways
+        ["collector-config.yaml", "deploy/collector/redact-emails.yaml"],
     ],
-    ids=["single", "auth+tls", "sampling", "forward"],
+    ids=["single", "auth+tls", "sampling", "forward", "redact-emails"],
 )
 def test_collector_configs_validate(stack, configs):
     from agent_otel.stack import binaries

@@ -7,13 +7,17 @@ older than `retention` and spans beyond `max_spans` are deleted as new batches a
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
+import stat
 import threading
 import time
 from pathlib import Path
 
 from agent_otel import semconv
+
+_logger = logging.getLogger("agent_otel.localstore")
 
 DEFAULT_RETENTION_S = 7 * 24 * 3600
 DEFAULT_MAX_SPANS = 5_000_000
@@ -56,6 +60,40 @@ def default_path() -> Path:
     return Path(base) / "agent-otel" / "store.db"
 
 
+def _tighten(path: Path, mode: int) -> str | None:
+    """chmod `path` to `mode` if group or others may read it; says what it was, else None."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    old = stat.S_IMODE(st.st_mode)
+    if not old & 0o077:
+        return None
+    try:
+        os.chmod(path, mode)
+    except OSError as exc:  # e.g. owned by another user: say so, but the store still works
+        return f"{path} is mode {old:o} and could not be tightened ({exc.strerror})"
+    return f"{path} {old:o}->{mode:o}"
+
+
+def make_private(p: Path) -> None:
+    """The store only for its owner: its directory 0700 when it is agent-otel's own (created here,
+    or the default one), the database and its -wal/-shm files 0600. Looser ones found from an
+    older version are tightened with a one-line warning. A directory the user chose for the file
+    (AGENT_OTEL_STORE=/srv/x.db) is left as it is: the files' own modes keep them private."""
+    parent = p.parent
+    if not parent.exists():
+        parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+        os.chmod(parent, 0o700)
+    fixed = [_tighten(parent, 0o700)] if parent == default_path().parent or parent.name == "agent-otel" else []
+    if not p.exists():
+        os.close(os.open(p, os.O_CREAT | os.O_WRONLY, 0o600))
+    fixed += [_tighten(Path(f"{p}{suffix}"), 0o600) for suffix in ("", "-wal", "-shm", "-journal")]
+    fixed = [f for f in fixed if f]
+    if fixed:
+        _logger.warning("agent-otel: local store was readable by other users; tightened: %s", "; ".join(fixed))
+
+
 def connect(path: str | os.PathLike[str] | None = None, *, readonly: bool = False) -> sqlite3.Connection:
     """A connection with the pragmas every reader and writer of the store needs."""
     p = Path(path).expanduser() if path else default_path()
@@ -63,13 +101,14 @@ def connect(path: str | os.PathLike[str] | None = None, *, readonly: bool = Fals
         if not p.exists():
             raise FileNotFoundError(f"local store {p} does not exist (run an agent with configure(exporter='local') first)")
     else:
-        p.parent.mkdir(parents=True, exist_ok=True)
+        make_private(p)
     conn = sqlite3.connect(str(p), timeout=30, check_same_thread=False, isolation_level=None)
     conn.execute("PRAGMA busy_timeout=30000")
     if not readonly:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.executescript(SCHEMA)
+        make_private(p)  # the -wal/-shm files now exist (SQLite gives them the database's mode)
     return conn
 
 

@@ -7,10 +7,12 @@ What was started is written to ``<data dir>/stack.json`` (pid, binary, log file,
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -25,6 +27,7 @@ import httpx
 from agent_otel.stack import binaries
 
 STATE_FILE = "stack.json"
+_logger = logging.getLogger("agent_otel.stack")
 
 
 class StackError(RuntimeError):
@@ -103,7 +106,10 @@ class Stack:
         }
 
     def save(self) -> None:
-        Path(self.data_dir, STATE_FILE).write_text(json.dumps({"data_dir": self.data_dir, "ports": asdict(self.ports), "procs": [asdict(p) for p in self.procs], "urls": self.urls}, indent=2))
+        f = Path(self.data_dir, STATE_FILE)
+        f.touch(mode=0o600)  # holds each program's environment: only for the owner
+        os.chmod(f, 0o600)
+        f.write_text(json.dumps({"data_dir": self.data_dir, "ports": asdict(self.ports), "procs": [asdict(p) for p in self.procs], "urls": self.urls}, indent=2))
 
     @classmethod
     def load(cls, data_dir: str | Path) -> Stack | None:
@@ -118,6 +124,16 @@ class Stack:
             if p.name == name:
                 return p
         raise StackError(f"no program {name!r} in this stack; it has: {', '.join(p.name for p in self.procs)}")
+
+
+def private_dir(path: Path) -> None:
+    """Create `path` 0700 (Loki chunks, Prometheus TSDB, configs, logs: every agent's telemetry),
+    or tighten it with a one-line warning if an older version left it readable by others."""
+    path.mkdir(parents=True, mode=0o700, exist_ok=True)
+    old = stat.S_IMODE(path.stat().st_mode)
+    if old & 0o077:
+        os.chmod(path, 0o700)
+        _logger.warning("agent-otel: %s was mode %o, readable by other users; tightened to 700", path, old)
 
 
 def _render(template: str, values: dict[str, Any]) -> str:
@@ -226,7 +242,7 @@ def _commands(stack: Stack, alert_rules: Path | None, alert_webhook: str | None,
     """(name, argv, env, health URL) of each program, backends first."""
     p, d = stack.ports, Path(stack.data_dir)
     cfg = d / "config"
-    cfg.mkdir(parents=True, exist_ok=True)
+    private_dir(cfg)
     am_bin = alertmanager_binary() if (alert_rules or alert_webhook) else None
     if (alert_rules or alert_webhook) and am_bin is None:
         raise StackError("alerting needs Alertmanager: apt-get install prometheus-alertmanager")
@@ -293,7 +309,7 @@ def up(
     behind N agent-tier collectors, `sampling` setting their AGENT_OTEL_SAMPLING_* variables);
     on any failure stop what was started."""
     data_dir = Path(data_dir).expanduser().resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     if gateways < 0:
         raise StackError(f"--gateways {gateways}: expected 0 or more")
     existing = Stack.load(data_dir)

@@ -42,10 +42,10 @@ def test_operator_annotation_names_the_collector():
     assert annotation == collector["metadata"]["name"]
 
 
-COLLECTOR_CONFIGS = ["collector-config.yaml", "deploy/collector/auth.yaml", "deploy/collector/tls.yaml", "deploy/collector/sampling.yaml", "deploy/gateway/forward.yaml"]
+COLLECTOR_CONFIGS = ["collector-config.yaml", "deploy/collector/auth.yaml", "deploy/collector/tls.yaml", "deploy/collector/sampling.yaml", "deploy/gateway/forward.yaml", "deploy/collector/redact-emails.yaml"]
 MODULE_OF = {
     "otlp": "otlpreceiver", "memory_limiter": "memorylimiterprocessor", "resource": "resourceprocessor",
-    "tail_sampling": "tailsamplingprocessor", "spanmetrics": "spanmetricsconnector", "health_check": "healthcheckextension",
+    "tail_sampling": "tailsamplingprocessor", "redaction": "redactionprocessor", "transform": "transformprocessor", "spanmetrics": "spanmetricsconnector", "health_check": "healthcheckextension",
     "file_storage": "filestorage", "bearertokenauth": "bearertokenauthextension", "otlphttp": "otlphttpexporter", "otlp_exporter": "otlpexporter",
 }
 

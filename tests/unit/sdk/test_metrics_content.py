@@ -111,8 +111,10 @@ def test_decorator_option_overrides_env(otel, monkeypatch):
 def test_redaction_of_default_secret_shapes():
     text = "key sk-proj-ABCDEFGHIJKLMNOPQRSTUV auth: Bearer eyJhbGciOi.eyJzdWIi.sig mail bob@corp.io AKIAABCDEFGHIJKLMNOP"
     out = content.redact(text, content.ContentPolicy(patterns=content.compile_patterns(())))
-    for secret in ("sk-proj-ABC", "eyJhbGciOi", "bob@corp.io", "AKIAABCDEFGHIJKLMNOP"):
+    for secret in ("sk-proj-ABC", "eyJhbGciOi", "AKIAABCDEFGHIJKLMNOP"):
         assert secret not in out
+    assert "bob@corp.io" in out  # e-mail addresses are masked only on request
+    assert "bob@corp.io" not in content.redact(text, content.ContentPolicy(patterns=content.compile_patterns((), emails=True)))
 
 
 def test_bad_redact_pattern_is_named():
