@@ -60,7 +60,7 @@ def test_llm_messages_in_the_conventions_shape_redacted_and_truncated(otel, mode
 
     @agent_otel.llm(model="gpt-4o")
     def chat(messages):
-        return {"role": "assistant", "content": "call me at jane@example.com", "tool_calls": [
+        return {"role": "assistant", "content": "use token ghp_abcdefghijklmnopqrstuvwxyz0123456789", "tool_calls": [
             {"id": "c1", "function": {"name": "lookup", "arguments": '{"q": "sk-abcdefghijklmnopqrstuvwxyz"}'}}]}
 
     chat([{"role": "system", "content": "be brief"}, {"role": "user", "content": "my key is sk-abcdefghijklmnopqrstuvwxyz " + "x" * 200}])
@@ -70,7 +70,7 @@ def test_llm_messages_in_the_conventions_shape_redacted_and_truncated(otel, mode
     user_text = inp[1]["parts"][0]["content"]
     assert "sk-abc" not in user_text and content.REDACTED in user_text and len(user_text) <= 60
     out = json.loads(attrs[semconv.GEN_AI_OUTPUT_MESSAGES])
-    assert out[0]["role"] == "assistant" and out[0]["parts"][0] == {"type": "text", "content": f"call me at {content.REDACTED}"}
+    assert out[0]["role"] == "assistant" and out[0]["parts"][0] == {"type": "text", "content": f"use token {content.REDACTED}"}
     assert out[0]["parts"][1]["type"] == "tool_call" and "sk-abc" not in json.dumps(out[0]["parts"][1]["arguments"])
 
 

@@ -14,17 +14,18 @@ from opentelemetry import trace, metrics
 agent_otel.configure("svc")
 tp = trace.get_tracer_provider()
 st = agent_otel.config._state
+inner = lambda e: getattr(e, "exporter", e)  # through agent-otel's redacting wrapper to the SDK exporter
 out = {"tp": type(tp).__name__, "exporter": agent_otel.config.configured_exporter()}
 if st is not None:
     out["sampler"] = tp.sampler.get_description()
     procs = tp._active_span_processor._span_processors
-    out["span_exporters"] = [type(p.span_exporter).__module__ + "." + type(p.span_exporter).__name__ for p in procs]
+    out["span_exporters"] = [type(inner(p.span_exporter)).__module__ + "." + type(inner(p.span_exporter)).__name__ for p in procs]
     out["bsp"] = [[p._batch_processor._max_queue_size, p._batch_processor._schedule_delay] for p in procs]
     readers = st.meter_provider._metric_readers
     out["interval"] = [r._export_interval_millis for r in readers]
-    out["metric_exporters"] = [type(r._exporter).__module__ for r in readers]
-    out["endpoint"] = [getattr(p.span_exporter, "_endpoint", None) for p in procs]
-    out["headers"] = [dict(getattr(p.span_exporter, "_headers", None) or {}) for p in procs]
+    out["metric_exporters"] = [type(inner(r._exporter)).__module__ for r in readers]
+    out["endpoint"] = [getattr(inner(p.span_exporter), "_endpoint", None) for p in procs]
+    out["headers"] = [dict(getattr(inner(p.span_exporter), "_headers", None) or {}) for p in procs]
 with agent_otel.tool("t"):
     pass
 print("PROBE " + json.dumps(out), flush=True)
