@@ -19,6 +19,7 @@ import logging
 import os
 import platform
 import socket
+import sys
 import threading
 import time
 import warnings
@@ -177,6 +178,19 @@ def _exporters(kind: str, endpoint: str | None, protocol: str, headers: dict[str
     return None, None, None
 
 
+def _auto_destination(protocol: str, store_path: str | None) -> tuple[str, str | None]:
+    """No exporter or endpoint given: the running local stack, else the local store; says which."""
+    from agent_otel.stack.discovery import auto_choice
+
+    choice = auto_choice(store_path)
+    note = f"agent-otel: sending telemetry to {choice.describe()}; `agent-otel report` reads it there"
+    if _logger.hasHandlers() and _logger.isEnabledFor(logging.INFO):
+        _logger.info(note)
+    elif not _logger.hasHandlers():
+        sys.stderr.write(note + "\n")
+    return ("otlp", choice.otlp_endpoint(protocol)) if choice.kind == "stack" else ("local", None)
+
+
 def configure(
     service_name: str | None = None,
     *,
@@ -203,7 +217,9 @@ def configure(
 
     exporter: "otlp" (to a collector; the default when an endpoint is given or
     OTEL_EXPORTER_OTLP_ENDPOINT is set), "local" (the embedded store that `agent-otel report`
-    reads; the default otherwise), "console" or "none". Env: AGENT_OTEL_EXPORTER, OTEL_SERVICE_NAME,
+    reads), "console", "none", or "auto" (the default otherwise: the running local stack of
+    `agent-otel stack up` if there is one, else the local store, the same choice as `agent-otel
+    report`; a line on stderr, or an INFO log when logging is set up, says which). Env: AGENT_OTEL_EXPORTER, OTEL_SERVICE_NAME,
     OTEL_EXPORTER_OTLP_ENDPOINT/PROTOCOL/HEADERS, OTEL_RESOURCE_ATTRIBUTES,
     OTEL_TRACES_SAMPLER_ARG, OTEL_METRIC_EXPORT_INTERVAL (ms), AGENT_OTEL_STORE.
     token (AGENT_OTEL_TOKEN): sent as `authorization: Bearer <token>` to a collector whose OTLP
@@ -217,7 +233,9 @@ def configure(
             return
 
         endpoint = endpoint or _env("OTEL_EXPORTER_OTLP_ENDPOINT")
-        kind = (exporter or _env(semconv.ENV_EXPORTER) or ("otlp" if endpoint else "local")).lower()
+        kind = (exporter or _env(semconv.ENV_EXPORTER) or ("otlp" if endpoint else "auto")).lower()
+        if kind == "auto":  # the same choice as `agent-otel report`: the running local stack, else the store
+            kind, endpoint = _auto_destination(protocol or _env("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc", store_path or _env(semconv.ENV_STORE_PATH))
         if kind not in EXPORTERS:
             raise ConfigError(f"exporter: expected one of {', '.join(EXPORTERS)}, got {kind!r}")
         protocol = (protocol or _env("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc").lower()
@@ -249,6 +267,9 @@ def configure(
         os.environ.setdefault("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "true")
         resource = build_resource(service_name, service_version, environment, resource_attributes)
         span_exp, metric_exp, log_exp = _exporters(kind, endpoint, protocol, header_map, store_path or _env(semconv.ENV_STORE_PATH))
+        from agent_otel.stack.discovery import note_destination
+
+        note_destination(kind, endpoint, store_path or _env(semconv.ENV_STORE_PATH), resource.attributes.get("service.name"))
 
         readers = []
         if metric_exp is not None:

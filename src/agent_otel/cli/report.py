@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Optional
 
@@ -34,7 +36,21 @@ def report(
 
     if fmt not in ("terminal", "json", "html"):
         fail(f"--format {fmt!r}: expected terminal, json or html")
-    with user_errors():
+    with user_errors(), _pointing_at_the_data():
         src = source_options(source, store=store, jaeger=jaeger, prometheus=prometheus, loki=loki, headers=header)
         rep = make_report(src, since=since, baseline=baseline, service=service, prices=prices, console=err, pushdown=pushdown)
         write_report(rep, fmt, output, save_baseline)
+
+
+@contextlib.contextmanager
+def _pointing_at_the_data() -> Iterator[None]:
+    """A missing store or an empty window: say where data was last written and the command that reads it."""
+    from agent_otel.analyzer.sources.base import SourceError
+    from agent_otel.stack.discovery import where_to_look
+
+    try:
+        yield
+    except (SourceError, FileNotFoundError) as exc:
+        if "no spans in the window" not in str(exc) and "does not exist" not in str(exc):
+            raise
+        fail(f"{exc}; {where_to_look()}")
