@@ -305,6 +305,9 @@ def configure(
         metrics.set_meter_provider(meter_provider)
         set_logger_provider(logger_provider)
         content.set_policy(policy)
+        from agent_otel.context import instrument_context_flow
+
+        instrument_context_flow(tracer_provider)  # threads/executors keep the trace; %(otelTraceID)s in log formats
         _state = _State(tracer_provider, meter_provider, logger_provider, handler, kind)
         atexit.register(shutdown)
 
