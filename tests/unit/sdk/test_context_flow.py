@@ -7,10 +7,16 @@ import sqlite3
 from test_configure import run  # noqa: E402  (same directory: a fresh process per case)
 
 
-def test_pool_and_thread_work_joins_the_agent_trace_without_wrap_context(tmp_path):
+import pytest
+
+
+@pytest.mark.parametrize("contrib", [True, False], ids=["contrib-threading", "without-contrib-threading"])
+def test_pool_and_thread_work_joins_the_agent_trace_without_wrap_context(tmp_path, contrib):
     store = tmp_path / "s.db"
+    block = "" if contrib else "import sys; sys.modules['opentelemetry.instrumentation.threading'] = None"
     proc = run(
         f"""
+        {block}
         import threading
         from concurrent.futures import ThreadPoolExecutor
         import agent_otel
