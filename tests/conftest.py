@@ -7,6 +7,8 @@ in-memory exporters once and each test gets them emptied (`otel` fixture).
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +29,12 @@ _DELTA = {
     k: AggregationTemporality.DELTA
     for k in (Counter, UpDownCounter, Histogram, ObservableCounter, ObservableUpDownCounter, ObservableGauge)
 }
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests neither read nor write the user's agent-otel state: a stack they started, where data last went."""
+    os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="agent-otel-test-state-")
+    os.environ.pop("AGENT_OTEL_STACK_DIR", None)
 
 
 @dataclass

@@ -19,6 +19,7 @@ import logging
 import os
 import platform
 import socket
+import sys
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
@@ -41,7 +42,7 @@ from agent_otel import __version__, content, redaction, redacting_exporters, sdk
 from agent_otel.parked_threads import ParkedThreads
 
 _logger = logging.getLogger("agent_otel")
-EXPORTERS = ("otlp", "local", "console", "none")
+EXPORTERS = ("otlp", "local", "console", "none", "auto")
 PROTOCOLS = ("grpc", "http/protobuf")
 EXPORT_TIMEOUT_S = 5.0
 
@@ -160,6 +161,19 @@ def _exporter(signal: str, kind: str, endpoint: str | None, protocol: str | None
     return None
 
 
+def _auto_destination(protocol: str, store_path: str | None) -> tuple[str, str | None]:
+    """No exporter or endpoint given: the running local stack, else the local store; says which."""
+    from agent_otel.stack.discovery import auto_choice
+
+    choice = auto_choice(store_path)
+    note = f"agent-otel: sending telemetry to {choice.describe()}; `agent-otel report` reads it there"
+    if _logger.hasHandlers() and _logger.isEnabledFor(logging.INFO):
+        _logger.info(note)
+    elif not _logger.hasHandlers():
+        sys.stderr.write(note + "\n")
+    return ("otlp", choice.otlp_endpoint(protocol)) if choice.kind == "stack" else ("local", None)
+
+
 def configure(
     service_name: str | None = None,
     *,
@@ -187,7 +201,9 @@ def configure(
 
     exporter: "otlp" (to a collector; the default when an endpoint is given or
     OTEL_EXPORTER_OTLP_ENDPOINT is set), "local" (the embedded store that `agent-otel report`
-    reads; the default otherwise), "console" or "none". Arguments given here win; whatever is not
+    reads), "console", "none", or "auto" (the default otherwise: the running local stack of
+    `agent-otel stack up` if there is one, else the local store, the same choice as `agent-otel
+    report`; a line on stderr, or an INFO log when logging is set up, says which). Arguments given here win; whatever is not
     given comes from the OpenTelemetry SDK's own variables, read by the SDK itself (see
     agent_otel/sdk_env.py and docs/configuration.md): OTEL_SDK_DISABLED, OTEL_TRACES_SAMPLER(+_ARG),
     OTEL_{TRACES,METRICS,LOGS}_EXPORTER, OTEL_EXPORTER_OTLP_[SIGNAL_]ENDPOINT/HEADERS/PROTOCOL/
@@ -249,11 +265,18 @@ def configure(
         resource = build_resource(service_name, service_version, environment, resource_attributes)
         _local.clear()
         kinds = sdk_env.exporter_kinds(exporter.lower() if exporter else None, endpoint, semconv.ENV_EXPORTER)
+        if "auto" in kinds.values():  # the same choice as `agent-otel report`: the running local stack, else the store
+            auto_kind, auto_endpoint = _auto_destination(protocol or sdk_env.protocol_for("traces", None), store_path or _env(semconv.ENV_STORE_PATH))
+            kinds = {s: auto_kind if k == "auto" else k for s, k in kinds.items()}
+            endpoint = endpoint or auto_endpoint
         kind = kinds["traces"] if len(set(kinds.values())) == 1 else ",".join(f"{s}={k}" for s, k in kinds.items())
         span_exp, metric_exp, log_exp = (
             _exporter(sig, kinds[sig], endpoint, protocol.lower() if protocol else None, header_map, store_path)
             for sig in sdk_env.SIGNALS
         )
+        from agent_otel.stack.discovery import note_destination
+
+        note_destination(kind, endpoint, store_path or _env(semconv.ENV_STORE_PATH), resource.attributes.get("service.name"))
         # Every exporter sees only the redacted form of what any instrumentation recorded.
         span_exp, metric_exp, log_exp = redacting_exporters.wrap(span_exp, metric_exp, log_exp, redactor)
 
@@ -289,6 +312,9 @@ def configure(
         set_logger_provider(logger_provider)
         content.set_policy(policy)
         redaction.install(redactor)
+        from agent_otel.context import instrument_context_flow
+
+        instrument_context_flow(tracer_provider)  # threads/executors keep the trace; %(otelTraceID)s in log formats
         _state = _State(tracer_provider, meter_provider, logger_provider, handler, kind)
         _state.shutdown_threads = ParkedThreads(3, "agent-otel-shutdown")
         atexit.register(shutdown)

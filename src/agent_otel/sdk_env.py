@@ -24,7 +24,7 @@ from typing import Any
 _logger = logging.getLogger("agent_otel")
 _warned: set[str] = set()
 SIGNALS = ("traces", "metrics", "logs")
-EXPORTERS = ("otlp", "local", "console", "none")
+EXPORTERS = ("otlp", "local", "console", "none", "auto")
 PROTOCOLS = ("grpc", "http/protobuf")
 _PATHS = {"traces": "/v1/traces", "metrics": "/v1/metrics", "logs": "/v1/logs"}
 
@@ -70,10 +70,10 @@ def any_otlp_endpoint() -> bool:
 
 def exporter_kinds(exporter: str | None, endpoint: str | None, agent_otel_env: str) -> dict[str, str]:
     """The exporter of each signal: code argument, else OTEL_<SIGNAL>_EXPORTER, else AGENT_OTEL_EXPORTER,
-    else otlp when an endpoint is known, else the local store. `exporter` (code) was validated already."""
+    else otlp when an endpoint is known, else "auto" (the running local stack, else the local store). `exporter` (code) was validated already."""
     if exporter:
         return {s: exporter for s in SIGNALS}
-    base = env_choice(agent_otel_env, EXPORTERS) or ("otlp" if endpoint or any_otlp_endpoint() else "local")
+    base = env_choice(agent_otel_env, EXPORTERS) or ("otlp" if endpoint or any_otlp_endpoint() else "auto")
     return {s: env_choice(f"OTEL_{s.upper()}_EXPORTER", EXPORTERS) or base for s in SIGNALS}
 
 

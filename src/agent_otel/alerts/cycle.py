@@ -54,7 +54,8 @@ class CycleResult:
 
 def run_cycle(config: Config, source: Source, store: AlertStore, *, ignore_for: bool = False, now: float | None = None, service: str | None = None) -> CycleResult:
     instances = evaluate(config.rules, source, window_s=config.window_s, service=service)
-    to_notify = store.update(instances, now=now, repeat_interval_s=config.repeat_interval_s, ignore_for=ignore_for)
+    to_notify = store.update(instances, now=now, repeat_interval_s=config.repeat_interval_s, ignore_for=ignore_for,
+                             rule_names={r.name for r in config.rules})
     firing = store.firing()
     silenced = [a for a in to_notify if store.silenced(a.labels, now)]
     held = [a for a in to_notify if a not in silenced and a.state == "firing" and inhibited(a, firing)]

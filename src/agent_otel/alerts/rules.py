@@ -1,5 +1,8 @@
 """Alert rules in YAML, validated as a whole before anything is evaluated.
 
+Every `figure` and every `select` key and kind is checked against what the report produces
+(alerts/figures.py): a typo is an error naming the file, rule, field, value and nearest valid ones.
+
     rules:
       - name: WebSearchSlow
         type: threshold                 # threshold | slo | regression
@@ -32,6 +35,7 @@ from typing import Any
 
 import yaml
 
+from agent_otel.alerts.figures import check_figure, check_select
 from agent_otel.analyzer.timewindow import parse_duration
 
 SEVERITIES = ("info", "warning", "critical")
@@ -126,11 +130,17 @@ def parse_rule(raw: Any, where: str) -> Rule:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _fail(where, f"field 'value': expected a number, got {value!r}")
         rule.update(figure=figure, op=op, value=float(value))
+        problem = check_figure(figure, scope) or check_select(rule["select"], scope)
+        if problem:
+            raise _fail(where, problem)
     elif kind == "slo":
         objective = raw.get("objective")
         if isinstance(objective, bool) or not isinstance(objective, (int, float)) or not 0 < objective < 1:
             raise _fail(where, f"field 'objective': expected a success ratio between 0 and 1 (e.g. 0.99), got {objective!r}")
         rule["objective"] = float(objective)
+        problem = check_select(rule["select"], "groups", ("kind", "name"))  # SLO error ratios are per kind and name
+        if problem:
+            raise _fail(where, problem)
         if "windows" in raw:
             try:
                 rule["windows"] = tuple(
@@ -148,6 +158,9 @@ def parse_rule(raw: Any, where: str) -> Rule:
         if ".." not in baseline:
             raise _fail(where, f"field 'baseline': expected FROM..TO like 24h..1h, got {baseline!r}")
         rule["baseline"] = baseline
+        problem = check_select(rule["select"], scope)
+        if problem:
+            raise _fail(where, problem)
     return Rule(**rule)
 
 

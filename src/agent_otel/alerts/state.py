@@ -1,6 +1,10 @@
 """Alert states across evaluations — pending, firing, resolved — with silences, inhibition, history
 and an audit log, kept in the local store's SQLite file (tables `alerts_*`) so a restarted
 `alerts watch` carries on where it stopped.
+
+States belong to a rule set (the rule file's path, or a name the user gives): checking one set
+never touches the alerts of another, and an alert is resolved only by a check of its own set
+that still has its rule. Silences, history and the audit log are shared.
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ from agent_otel.alerts.evaluate import Instance
 from agent_otel.localstore.store import connect
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS alerts_state (fingerprint TEXT PRIMARY KEY, state TEXT, labels TEXT, annotations TEXT,
-    value REAL, active_since REAL, fired_at REAL, last_notified REAL);
+CREATE TABLE IF NOT EXISTS alerts_state (rule_set TEXT NOT NULL DEFAULT '', fingerprint TEXT, state TEXT, labels TEXT, annotations TEXT,
+    value REAL, active_since REAL, fired_at REAL, last_notified REAL, PRIMARY KEY (rule_set, fingerprint));
 CREATE TABLE IF NOT EXISTS alerts_history (ts REAL, fingerprint TEXT, alertname TEXT, state TEXT, labels TEXT, value REAL);
 CREATE TABLE IF NOT EXISTS alerts_silences (id INTEGER PRIMARY KEY AUTOINCREMENT, matchers TEXT, starts_at REAL, ends_at REAL,
     created_by TEXT, comment TEXT);
@@ -40,10 +44,22 @@ class Alert:
     ended_at: float | None = None
 
 
+_STATE_COLUMNS = "fingerprint, state, labels, annotations, value, active_since, fired_at, last_notified"
+
+
 class AlertStore:
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, rule_set: str = "") -> None:
         self.conn = connect(path)
+        self.rule_set = rule_set
+        columns = [r[1] for r in self.conn.execute("PRAGMA table_info(alerts_state)")]
+        if columns and "rule_set" not in columns:  # a store from before rule sets: its states keep the set ''
+            self.conn.execute("ALTER TABLE alerts_state RENAME TO alerts_state_unscoped")
         self.conn.executescript(SCHEMA)
+        if columns and "rule_set" not in columns:
+            self.conn.executescript(
+                f"INSERT INTO alerts_state (rule_set, {_STATE_COLUMNS}) SELECT '', {_STATE_COLUMNS} FROM alerts_state_unscoped;"
+                " DROP TABLE alerts_state_unscoped;"
+            )
 
     # -- audit ----------------------------------------------------------------------------
     def audit(self, action: str, detail: dict[str, Any], who: str | None = None) -> None:
@@ -91,13 +107,13 @@ class AlertStore:
 
     # -- states ---------------------------------------------------------------------------
     def _load(self) -> dict[str, Alert]:
-        rows = self.conn.execute("SELECT fingerprint, state, labels, annotations, value, active_since, fired_at, last_notified FROM alerts_state").fetchall()
+        rows = self.conn.execute(f"SELECT {_STATE_COLUMNS} FROM alerts_state WHERE rule_set = ?", (self.rule_set,)).fetchall()
         return {r[0]: Alert(r[0], r[1], json.loads(r[2]), json.loads(r[3]), r[4], r[5], r[6], r[7]) for r in rows}
 
     def _save(self, alert: Alert) -> None:
         self.conn.execute(
-            "INSERT OR REPLACE INTO alerts_state VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (alert.fingerprint, alert.state, json.dumps(alert.labels), json.dumps(alert.annotations), alert.value, alert.active_since, alert.fired_at, alert.last_notified),
+            f"INSERT OR REPLACE INTO alerts_state (rule_set, {_STATE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (self.rule_set, alert.fingerprint, alert.state, json.dumps(alert.labels), json.dumps(alert.annotations), alert.value, alert.active_since, alert.fired_at, alert.last_notified),
         )
 
     def _history(self, alert: Alert, state: str, now: float) -> None:
@@ -106,8 +122,12 @@ class AlertStore:
     def history(self, limit: int = 100) -> list[tuple[float, str, str, float]]:
         return self.conn.execute("SELECT ts, alertname, state, value FROM alerts_history ORDER BY ts DESC LIMIT ?", (limit,)).fetchall()
 
-    def update(self, instances: list[Instance], *, now: float | None = None, repeat_interval_s: float = 4 * 3600, ignore_for: bool = False) -> list[Alert]:
-        """Apply one evaluation; returns the alerts to notify now (newly firing, repeats, resolved)."""
+    def update(self, instances: list[Instance], *, now: float | None = None, repeat_interval_s: float = 4 * 3600, ignore_for: bool = False,
+               rule_names: set[str] | None = None) -> list[Alert]:
+        """Apply one evaluation of this rule set; returns the alerts to notify now (newly firing, repeats, resolved).
+
+        rule_names: the rules that were evaluated; an alert of any other rule is left as it is
+        (None: every rule of the set was evaluated)."""
         now = now or time.time()
         known = self._load()
         seen: set[str] = set()
@@ -129,9 +149,9 @@ class AlertStore:
                     notify.append(alert)
                 self._save(alert)
             for fp, alert in known.items():
-                if fp in seen:
+                if fp in seen or (rule_names is not None and alert.labels.get("alertname") not in rule_names):
                     continue
-                self.conn.execute("DELETE FROM alerts_state WHERE fingerprint = ?", (fp,))
+                self.conn.execute("DELETE FROM alerts_state WHERE rule_set = ? AND fingerprint = ?", (self.rule_set, fp))
                 if alert.state == "firing":
                     alert.state, alert.ended_at = "resolved", now
                     self._history(alert, "resolved", now)
@@ -146,7 +166,7 @@ class AlertStore:
         now = now or time.time()
         for a in alerts:
             if a.state == "firing":
-                self.conn.execute("UPDATE alerts_state SET last_notified = ? WHERE fingerprint = ?", (now, a.fingerprint))
+                self.conn.execute("UPDATE alerts_state SET last_notified = ? WHERE rule_set = ? AND fingerprint = ?", (now, self.rule_set, a.fingerprint))
 
     def firing(self) -> list[Alert]:
         return [a for a in self._load().values() if a.state == "firing"]

@@ -40,6 +40,7 @@ class Baseline:
     samples: dict[tuple[str, str], np.ndarray]
     error_rates: dict[tuple[str, str], float]
     resources: dict[str, float | None] = field(default_factory=dict)
+    window: tuple[int, int] | None = None  # [start_ns, end_ns) the baseline covers, where known
 
     @classmethod
     def from_frame(cls, label: str, frame: SpanFrame, resources: ResourceFigures) -> Baseline:
@@ -62,9 +63,11 @@ class Baseline:
                 samples[key] = np.asarray(g.get("latency_samples_ms") or [], dtype=np.float64)
                 rates[key] = float(g["error_rate"])
             res = data.get("resources") or {}
+            win = data.get("window") or {}
+            window = (int(win["start_ns"]), int(win["end_ns"])) if "start_ns" in win and "end_ns" in win else None
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise SourceError(f"baseline file {p}: {exc}") from None
-        return cls(f"file {p.name}", samples, rates, {"cpu_utilization": res.get("cpu_utilization"), "memory_rss_bytes": res.get("memory_rss_bytes")})
+        return cls(f"file {p.name}", samples, rates, {"cpu_utilization": res.get("cpu_utilization"), "memory_rss_bytes": res.get("memory_rss_bytes")}, window)
 
 
 @dataclass

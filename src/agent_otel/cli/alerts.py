@@ -18,6 +18,7 @@ err = Console(stderr=True)
 Rules = typer.Option(Path("alerts.yaml"), "--rules", "-r", help="Rule file (YAML): rules, receivers, route.")
 Store = typer.Option(None, help="Local store file (alert state, history, silences and the audit log live there too).")
 Source = typer.Option("auto", help="local, stack, or auto.")
+RuleSet = typer.Option(None, "--rule-set", help="Name of the rule set whose alert state this check reads and updates (default: the rule file's path). Other sets' alerts are never touched.")
 
 
 def _config(rules: Path):  # type: ignore[no-untyped-def]
@@ -31,11 +32,11 @@ def _config(rules: Path):  # type: ignore[no-untyped-def]
         fail(str(exc))
 
 
-def _alert_store(store: Optional[str], rules: Optional[Path] = None, config=None):  # type: ignore[no-untyped-def]
-    """The alert store; with a rule file, a changed file is written to the audit log first."""
+def _alert_store(store: Optional[str], rules: Optional[Path] = None, config=None, rule_set: Optional[str] = None):  # type: ignore[no-untyped-def]
+    """The alert store, its state scoped to the rule set; a changed rule file is written to the audit log first."""
     from agent_otel.alerts.state import AlertStore
 
-    alert_store = AlertStore(store)
+    alert_store = AlertStore(store, rule_set or (str(rules.resolve()) if rules is not None else ""))
     if rules is not None and config is not None:
         alert_store.note_rules(str(rules.resolve()), rules.read_text(), [r.name for r in config.rules])
     return alert_store
@@ -56,14 +57,14 @@ def _print(result) -> None:  # type: ignore[no-untyped-def]
 
 
 @app.command()
-def check(rules: Path = Rules, store: Optional[str] = Store, source: str = Source, service: Optional[str] = None) -> None:
+def check(rules: Path = Rules, store: Optional[str] = Store, source: str = Source, service: Optional[str] = None, rule_set: Optional[str] = RuleSet) -> None:
     """Evaluate once (ignoring `for`); exit 1 when an alert fires (for CI pipelines), 0 when none does."""
     from agent_otel.alerts.cycle import run_cycle
 
     config = _config(rules)
     with user_errors():
         src = source_options(source, store=store, jaeger=None, prometheus=None, loki=None)
-        result = run_cycle(config, src, _alert_store(store, rules, config), ignore_for=True, service=service)
+        result = run_cycle(config, src, _alert_store(store, rules, config, rule_set), ignore_for=True, service=service)
     firing = [a for a in result.firing]
     if firing:
         _print(result)
@@ -73,7 +74,7 @@ def check(rules: Path = Rules, store: Optional[str] = Store, source: str = Sourc
 
 @app.command()
 def watch(
-    rules: Path = Rules, store: Optional[str] = Store, source: str = Source, service: Optional[str] = None,
+    rules: Path = Rules, store: Optional[str] = Store, source: str = Source, service: Optional[str] = None, rule_set: Optional[str] = RuleSet,
     interval: str = typer.Option("15s", help="Evaluation interval."),
     cycles: int = typer.Option(0, help="Stop after this many cycles (0: run until interrupted)."),
 ) -> None:
@@ -86,7 +87,7 @@ def watch(
         every = parse_duration(interval, "--interval")
     except ValueError as exc:
         fail(str(exc))
-    alert_store = _alert_store(store, rules, config)
+    alert_store = _alert_store(store, rules, config, rule_set)
     n = 0
     with user_errors():
         src = source_options(source, store=store, jaeger=None, prometheus=None, loki=None)

@@ -42,8 +42,8 @@ def user_errors() -> Iterator[None]:
         fail(f"{exc}")
 
 
-def source_options(kind: str, *, store: str | None, jaeger: str | None, prometheus: str | None, loki: str | None, headers: list[str] | None = None):  # type: ignore[no-untyped-def]
-    """Open the source a command asked for; `auto` is the running local stack if there is one."""
+def source_options(kind: str, *, store: str | None, jaeger: str | None, prometheus: str | None, loki: str | None, headers: list[str] | None = None, announce: bool = True):  # type: ignore[no-untyped-def]
+    """Open the source a command asked for; `auto` is the running local stack if there is one (a line says which)."""
     from agent_otel.analyzer.sources import open_source
 
     if kind not in ("auto", "local", "stack"):
@@ -53,14 +53,16 @@ def source_options(kind: str, *, store: str | None, jaeger: str | None, promethe
             fail("--jaeger/--prometheus/--loki go with --source stack, not --source local")
         kind = "stack"
     elif kind in ("auto", "stack"):
-        urls = _running_stack_urls()
-        if urls:
-            kind = "stack"
-            jaeger, prometheus, loki = urls.get("jaeger_query"), urls.get("prometheus"), urls.get("loki")
+        from agent_otel.stack.discovery import auto_choice
+
+        choice = auto_choice(store)  # the same choice configure() makes for an agent
+        if choice.kind == "stack":
+            jaeger, prometheus, loki = choice.urls.get("jaeger_query"), choice.urls.get("prometheus"), choice.urls.get("loki")
         elif kind == "stack":
             fail("--source stack: no running stack found (start one with `agent-otel stack up`) and no --jaeger/--prometheus/--loki given")
-        else:
-            kind = "local"
+        if kind == "auto" and announce:
+            _err.print(f"source: {choice.describe()} (--source auto)")
+        kind = choice.kind
     header_map = {}
     for i, h in enumerate(headers or []):
         key, sep, value = h.partition(":")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -17,7 +16,7 @@ err = Console(stderr=True)
 def demo(
     runs: int = typer.Option(40, min=1, max=100_000, help="How many tickets the agent handles."),
     concurrency: int = typer.Option(8, min=1, max=1000, help="Tickets handled at once."),
-    store: Optional[Path] = typer.Option(None, help="Local store file (default: a fresh temporary one)."),
+    store: Optional[Path] = typer.Option(None, help="Local store file (default: the one `agent-otel report` reads, $AGENT_OTEL_STORE or ~/.local/share/agent-otel/store.db)."),
     stack: bool = typer.Option(False, "--stack", help="Send through the running local stack (`agent-otel stack up`) and report from its backends."),
     fmt: str = typer.Option("terminal", "--format", help="terminal, json or html."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write json/html here."),
@@ -42,7 +41,9 @@ def demo(
             agent_otel.configure("agent-otel-demo", exporter="otlp", endpoint=urls["otlp_grpc"], metric_interval=2, resource_metrics=_has_resources())
         else:
             if store is None:
-                store = Path(tempfile.mkdtemp(prefix="agent-otel-demo-")) / "store.db"
+                from agent_otel.localstore.store import default_path
+
+                store = default_path()
             agent_otel.configure("agent-otel-demo", exporter="local", store_path=str(store), metric_interval=1, resource_metrics=_has_resources())
         with err.status(f"running the sample agent: {runs} tickets, {concurrency} at a time..."):
             start, end, answered = sample.run(runs, concurrency, slow_factor=slow_factor, seed=seed)
@@ -54,6 +55,9 @@ def demo(
         rep = make_report(source, start_ns=start, end_ns=end, service="agent-otel-demo", console=err)
         write_report(rep, fmt, output)
         agent_otel.shutdown()
+        from agent_otel.stack.discovery import read_command
+
+        err.print(f"see it again (also with --format json or html): `{read_command('stack' if stack else 'local', store, '1h')}`", highlight=False)
 
 
 def _has_resources() -> bool:

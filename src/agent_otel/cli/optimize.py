@@ -53,6 +53,10 @@ def optimize(
     if fmt == "json":
         print(json.dumps(report, indent=2))
         return
+    console = stdout_console()
+    shapes = ", ".join(f"{name} {report.get('input_dtypes', {}).get(name, '')}[{', '.join(map(str, shape))}]" for name, shape in report["inputs"].items())
+    console.print(f"measured on inputs: {shapes} ({report.get('inputs_from', 'given')}"
+                  + ("; pass --inputs FILE.npz for your own" if inputs is None else "") + ")", highlight=False)
     table = Table(title=f"candidates for {model.name} (tolerance {tolerance})")
     for col in ("candidate", "p50 ms", "p95 ms", "/s", "size MB", "mem MB", "rel. error", "kept"):
         table.add_column(col, justify="left" if col == "candidate" else "right")
@@ -63,7 +67,10 @@ def optimize(
         table.add_row(c["name"], f"{c['latency_p50_ms']:.3f}", f"{c['latency_p95_ms']:.3f}", f"{c['throughput_per_s']:,.0f}",
                       f"{c['size_bytes'] / 1e6:.2f}", f"{c['memory_bytes'] / 1e6:.1f}", f"{c['accuracy']['relative_error']:.4f}",
                       "[green]yes[/green]" if c["accepted"] else "[red]no[/red]")
-    stdout_console().print(table)
+    console.print(table)
+    for c in report["candidates"]:
+        if not c.get("accepted"):
+            console.print(f"rejected {c['name']}: {c.get('reason') or 'not accepted'}", highlight=False)
     g = report["gains"]
     stdout_console().print(f"best: [b]{report['best']}[/b] -> {out}  speed-up {g['speedup_x']}x ({g['speedup_pct']:+.0f}%), "
                     f"size -{g['size_reduction_pct']:.0f}%, memory {'-' + format(g['memory_reduction_pct'], '.0f') + '%' if g['memory_reduction_pct'] is not None else 'n/a'}; "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Optional
 
@@ -27,6 +29,7 @@ def report(
     prometheus: Optional[str] = typer.Option(None, help="Prometheus URL (stack source)."),
     loki: Optional[str] = typer.Option(None, help="Loki URL (stack source)."),
     pushdown: str = typer.Option("auto", help="Stack source: compute figures in Prometheus/Loki (always), from raw Jaeger spans (never), or by window size (auto)."),
+    keep_overlap: bool = typer.Option(False, "--keep-overlap", help="Keep the part of the window the baseline also covers (default: the window starts at the baseline's end); the report says how much overlaps."),
     header: Optional[list[str]] = typer.Option(None, help="'Name: value' sent to every backend (repeatable; per backend: AGENT_OTEL_JAEGER_HEADERS, _PROMETHEUS_, _LOKI_). Never printed."),
 ) -> None:
     """Report call counts, latency percentiles, errors, tokens, cost and bottlenecks of a window."""
@@ -34,7 +37,21 @@ def report(
 
     if fmt not in ("terminal", "json", "html"):
         fail(f"--format {fmt!r}: expected terminal, json or html")
-    with user_errors():
+    with user_errors(), _pointing_at_the_data():
         src = source_options(source, store=store, jaeger=jaeger, prometheus=prometheus, loki=loki, headers=header)
-        rep = make_report(src, since=since, baseline=baseline, service=service, prices=prices, console=err, pushdown=pushdown)
+        rep = make_report(src, since=since, baseline=baseline, service=service, prices=prices, console=err, pushdown=pushdown, keep_overlap=keep_overlap)
         write_report(rep, fmt, output, save_baseline)
+
+
+@contextlib.contextmanager
+def _pointing_at_the_data() -> Iterator[None]:
+    """A missing store or an empty window: say where data was last written and the command that reads it."""
+    from agent_otel.analyzer.sources.base import SourceError
+    from agent_otel.stack.discovery import where_to_look
+
+    try:
+        yield
+    except (SourceError, FileNotFoundError) as exc:
+        if "no spans in the window" not in str(exc) and "does not exist" not in str(exc):
+            raise
+        fail(f"{exc}; {where_to_look()}")

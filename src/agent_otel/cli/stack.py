@@ -44,6 +44,9 @@ def install(only: Optional[list[str]] = typer.Argument(None, help="Programs to b
 
             def log(line: str, task=task, name=name) -> None:  # noqa: ANN001
                 nonlocal lines
+                if line.startswith("waiting for the build of"):  # another process builds it: say so, once
+                    console.print(line)
+                    return
                 lines += 1
                 progress.update(task, description=f"building {name} ({lines} lines of go output) {line[:60]}")
 

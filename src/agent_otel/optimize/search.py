@@ -172,6 +172,8 @@ def optimize(
         "output": str(out),
         "tolerance": tolerance,
         "inputs": {k: list(v.shape) for k, v in feed.items()},
+        "input_dtypes": {k: str(v.dtype) for k, v in feed.items()},
+        "inputs_from": "given" if inputs is not None else "random, in the model's declared shapes",
         "best": best_row["name"],
         "best_settings": best_row["settings"],
         "gains": {

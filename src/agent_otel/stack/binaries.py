@@ -5,6 +5,13 @@ built once into ``~/.cache/agent-otel/bin/<name>-<version>`` (``$AGENT_OTEL_CACH
 cache root); later runs reuse the binary. The collector's name carries a hash of the ocb
 manifest, so editing the manifest rebuilds it.
 
+Builds are safe to start from several processes at once (two test runs, `stack install` beside
+`pytest`): one build per program at a time (an `fcntl` lock file next to the binary; the second
+process waits, then finds the binary built), each build writes to an output unique to it
+(`<name>.partial-<pid>-<random>`) that is renamed into place only when the build succeeded, so
+a killed or failed build leaves nothing that `installed()` trusts; its leftovers are removed by
+the next build of that program.
+
 - Jaeger v2: module github.com/jaegertracing/jaeger at v1.76.0 (its v2 tags do not match the
   module path); its go.mod has a replace directive, so `go install` refuses: we build ./cmd/jaeger
   in a writable copy of the downloaded module.
@@ -16,13 +23,16 @@ manifest, so editing the manifest rebuilds it.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -62,6 +72,7 @@ class Program:
     build: Callable[[Path, Log], None]  # (target binary path, log) -> None
     minutes: int  # rough first-build time here, for the progress line
     binary: str = ""  # file name stem when it differs from the name
+    needs_go: bool = True
 
     @property
     def path(self) -> Path:
@@ -138,10 +149,7 @@ def _build_loki(target: Path, log: Log) -> None:
 
 
 def _build_collector(target: Path, log: Log) -> None:
-    builder = BUILDER.path
-    if not BUILDER.installed():
-        BUILDER.path.parent.mkdir(parents=True, exist_ok=True)
-        BUILDER.build(BUILDER.path, log)
+    builder = install(BUILDER, log)
     with tempfile.TemporaryDirectory() as work:
         manifest = Path(work) / "manifest.yaml"
         text = manifest_path().read_text().replace("output_path: ./_build", f"output_path: {work}/out")
@@ -160,27 +168,73 @@ PROMTOOL = Program("promtool", PROMETHEUS_VERSION, _go_install(f"github.com/prom
 PROGRAMS: dict[str, Program] = {p.name: p for p in (COLLECTOR, JAEGER, LOKI, PROMETHEUS, PROMTOOL)}
 
 
+@contextlib.contextmanager
+def _build_lock(program: Program, log: Log) -> Iterator[None]:
+    """Hold the program's build lock (released by the OS if this process dies)."""
+    lock_path = program.path.with_name(f".{program.path.name}.lock")
+    with lock_path.open("a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            log(f"waiting for the build of {program.name} {program.version} by {holder} to finish")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}\n")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.seek(0)
+            fh.truncate()
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _remove_leftovers(program: Program) -> None:
+    """Outputs of earlier builds of `program` that were killed or failed (we hold its lock)."""
+    for stale in program.path.parent.glob(f"{program.path.name}.partial*"):
+        with contextlib.suppress(OSError):
+            if stale.is_dir():
+                shutil.rmtree(stale)
+            else:
+                stale.unlink()
+
+
 def install(program: Program, log: Log) -> Path:
-    """Build `program` unless cached; the log of the build is kept next to the cache."""
+    """Build `program` unless cached; the log of the build is kept next to the cache.
+
+    Safe to call from several processes at once: the first builds, the others wait and reuse."""
     if program.installed():
         return program.path
-    if shutil.which("go") is None:
+    if program.needs_go and shutil.which("go") is None:
         raise BuildError(f"{program.name}: Go is not installed (needed to build it from the Go module proxy)")
     program.path.parent.mkdir(parents=True, exist_ok=True)
-    log_dir = cache_root() / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_file = log_dir / f"build-{program.name}-{program.version}.log"
-    partial = program.path.with_name(program.path.name + ".partial")
-    with log_file.open("w") as fh:
-
-        def both(line: str) -> None:
-            fh.write(line + "\n")
-            fh.flush()
-            log(line)
-
+    with _build_lock(program, log):
+        if program.installed():  # built by the process we waited for
+            return program.path
+        _remove_leftovers(program)
+        log_dir = cache_root() / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_file = log_dir / f"build-{program.name}-{program.version}.log"
+        partial = program.path.with_name(f"{program.path.name}.partial-{os.getpid()}-{secrets.token_hex(4)}")
         try:
-            program.build(partial, both)
-        except BuildError as exc:
-            raise BuildError(f"building {program.name} {program.version} failed: {exc} (full log: {log_file})") from None
-    partial.rename(program.path)
+            with log_file.open("w") as fh:
+
+                def both(line: str) -> None:
+                    fh.write(line + "\n")
+                    fh.flush()
+                    log(line)
+
+                try:
+                    program.build(partial, both)
+                except BuildError as exc:
+                    raise BuildError(f"building {program.name} {program.version} failed: {exc} (full log: {log_file})") from None
+            if not (partial.is_file() and os.access(partial, os.X_OK) and partial.stat().st_size > 0):
+                raise BuildError(f"building {program.name} {program.version} produced no executable (full log: {log_file})")
+            os.replace(partial, program.path)
+        finally:
+            with contextlib.suppress(OSError):
+                partial.unlink()
     return program.path

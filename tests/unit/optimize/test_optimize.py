@@ -169,3 +169,18 @@ def test_calibration_set_adds_static_quantization_via_cli(mlp, tmp_path):
     static = next(c for c in report["candidates"] if c["name"] == "int8-static-qdq")
     assert static["settings"]["quantization"] == "static" and "latency_p50_ms" in static
     assert report["gains"]["speedup_x"] >= 1.0 and (tmp_path / "best.onnx").exists()
+
+
+def test_terminal_output_names_the_input_shape_and_why_each_candidate_was_rejected(mlp, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "agent_otel.cli", "optimize", str(mlp), "-o", str(tmp_path / "best.onnx"), "--runs", "5", "--tolerance", "0.0001"],
+        capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "COLUMNS": "200"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "best.onnx.report.json").read_text())
+    (name, shape), = report["inputs"].items()
+    assert f"measured on inputs: {name} float32[{', '.join(map(str, shape))}] (random, in the model's declared shapes; pass --inputs" in proc.stdout
+    rejected = [c for c in report["candidates"] if not c["accepted"]]
+    assert any(c["name"].startswith("int8") for c in rejected)  # int8 cannot stay within 0.01% of the fp32 outputs
+    for c in rejected:
+        assert f"rejected {c['name']}: {c['reason']}" in proc.stdout
