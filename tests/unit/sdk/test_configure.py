@@ -80,7 +80,7 @@ def test_env_endpoint_selects_otlp_and_second_configure_is_a_warning(tmp_path):
 
 def test_bad_values_name_the_option():
     for code, message in (
-        ('agent_otel.configure(exporter="kafka")', "exporter: expected one of otlp, local, console, none, got 'kafka'"),
+        ('agent_otel.configure(exporter="kafka")', "exporter: expected one of otlp, local, console, none, auto, got 'kafka'"),
         ('agent_otel.configure(sample_ratio=2)', "sample_ratio: expected a number between 0 and 1, got 2"),
         ('agent_otel.configure(protocol="udp")', "got 'udp'"),
         ('agent_otel.configure(headers="novalue")', "header 'novalue' is not key=value"),

@@ -123,7 +123,7 @@ def test_configure_and_report_both_choose_a_running_local_stack(home, running_st
         from agent_otel import config
         agent_otel.configure("bot")
         print(config.configured_exporter())
-        print(config._state.tracer_provider._active_span_processor._span_processors[0]._batch_processor._exporter._endpoint)
+        print(config._state.tracer_provider._active_span_processor._span_processors[0]._batch_processor._exporter.exporter._endpoint)  # through the redacting wrapper
         agent_otel.shutdown(timeout_s=0.5)
     """)
     assert run.returncode == 0, run.stderr
