@@ -19,11 +19,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry.attributes import BoundedAttributes
-from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk._logs.export import LogRecordExporter
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.trace import Link, Status
 
 from agent_otel import redaction
@@ -103,19 +103,26 @@ def redact_span(span: ReadableSpan, policy: redaction.Policy, resources: _Resour
     return copy
 
 
-class RedactingSpanExporter(SpanExporter):
-    def __init__(self, exporter: SpanExporter, policy: redaction.Policy | None = None) -> None:
+class _RedactingBatches:
+    """What the span and log wrappers share: redact each item, drop (and count) one that fails."""
+
+    where = ""
+
+    def __init__(self, exporter: Any, policy: redaction.Policy | None = None) -> None:
         self.exporter = exporter
         self._policy = policy
         self._resources = _Resources()
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+    def _redact_item(self, item: Any, policy: redaction.Policy) -> Any:
+        raise NotImplementedError
+
+    def export(self, batch: Sequence[Any]) -> Any:
         policy, out = _policy(self._policy), []
-        for span in spans:
+        for item in batch:
             try:
-                out.append(redact_span(span, policy, self._resources))
+                out.append(self._redact_item(item, policy))
             except Exception as exc:  # noqa: BLE001 - dropped and counted, never exported unredacted
-                report_internal_error("redaction.spans", exc)
+                report_internal_error(self.where, exc)
                 count_dropped("redaction_failed")
         return self.exporter.export(out)
 
@@ -124,6 +131,13 @@ class RedactingSpanExporter(SpanExporter):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self.exporter.force_flush(timeout_millis)
+
+
+class RedactingSpanExporter(_RedactingBatches, SpanExporter):
+    where = "redaction.spans"
+
+    def _redact_item(self, item: ReadableSpan, policy: redaction.Policy) -> ReadableSpan:
+        return redact_span(item, policy, self._resources)
 
 
 def _redact_log(item: Any, policy: redaction.Policy, resources: _Resources) -> Any:
@@ -144,27 +158,11 @@ def _redact_log(item: Any, policy: redaction.Policy, resources: _Resources) -> A
     return item
 
 
-class RedactingLogExporter(LogRecordExporter):
-    def __init__(self, exporter: LogRecordExporter, policy: redaction.Policy | None = None) -> None:
-        self.exporter = exporter
-        self._policy = policy
-        self._resources = _Resources()
+class RedactingLogExporter(_RedactingBatches, LogRecordExporter):
+    where = "redaction.logs"
 
-    def export(self, batch: Sequence[Any]) -> LogRecordExportResult:
-        policy, out = _policy(self._policy), []
-        for item in batch:
-            try:
-                out.append(_redact_log(item, policy, self._resources))
-            except Exception as exc:  # noqa: BLE001
-                report_internal_error("redaction.logs", exc)
-                count_dropped("redaction_failed")
-        return self.exporter.export(out)
-
-    def shutdown(self) -> None:
-        self.exporter.shutdown()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self.exporter.force_flush(timeout_millis)
+    def _redact_item(self, item: Any, policy: redaction.Policy) -> Any:
+        return _redact_log(item, policy, self._resources)
 
 
 class RedactingMetricExporter(MetricExporter):
