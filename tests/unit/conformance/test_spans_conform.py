@@ -309,7 +309,9 @@ def test_onnxruntime_honours_given_providers(providers, tmp_path):
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])
     graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
     path = tmp_path / "relu.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 9  # what every onnxruntime we support loads (onnx itself may write a newer IR)
+    onnx.save(model, path)
     inst = OnnxRuntimeInstrumentor()
     inst.instrument(**providers.kwargs())
     try:
