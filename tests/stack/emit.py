@@ -83,16 +83,22 @@ def main() -> None:
                 failed.append(trace_id)
                 raise RuntimeError("injected failure")
 
-    while (elapsed := time.monotonic() - t0) < args.seconds:
-        due = int(elapsed * args.rate) + 1
-        while sent < due:
+    total = int(args.seconds * args.rate)
+
+    def emit_until(due: int) -> None:
+        nonlocal sent
+        while sent < min(due, total):
             try:
-                one_trace(sent, int(elapsed))
+                one_trace(sent, int(sent / args.rate))  # labelled with the second it was due in, not the catch-up's
             except RuntimeError:
                 pass
             sent += 1
+
+    while (elapsed := time.monotonic() - t0) < args.seconds:
+        emit_until(int(elapsed * args.rate) + 1)
         peak_rss = max(peak_rss, proc.memory_info().rss)
         time.sleep(0.005)
+    emit_until(total)  # the last tick's remainder: exactly rate spans in every second
     time.sleep(1.5)  # one more metric collection after the last span
     agent_otel.shutdown(timeout_s=15)
     print(json.dumps({
