@@ -2,18 +2,56 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import json
 import os
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 
 def run(code: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AGENT_OTEL_"))}
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout, env={**clean, **(env or {})})
+
+class OtlpHttpSink:
+    """A local OTLP/HTTP endpoint that accepts every export and keeps its headers and body."""
+
+    def __init__(self) -> None:
+        self.headers: list[dict[str, str]] = []
+        self.bodies: list[bytes] = []
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                sink.bodies.append(self.rfile.read(int(self.headers.get("content-length") or 0)))
+                sink.headers.append({k.lower(): v for k, v in self.headers.items()})
+                self.send_response(200)
+                self.send_header("content-type", "application/x-protobuf")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@contextlib.contextmanager
+def otlp_http_sink() -> Iterator[OtlpHttpSink]:
+    sink = OtlpHttpSink()
+    try:
+        yield sink
+    finally:
+        sink.server.shutdown()
+
 
 
 def test_default_without_endpoint_is_the_local_store(tmp_path):
@@ -151,40 +189,21 @@ def test_exit_with_a_collector_that_never_answers_is_bounded_by_the_shutdown_tim
 
 
 def test_token_is_sent_as_bearer_header_and_never_echoed(tmp_path):
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-    import threading
-
-    seen: list[str | None] = []
-    bodies: list[bytes] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            bodies.append(self.rfile.read(int(self.headers.get("content-length") or 0)))
-            seen.append(self.headers.get("authorization"))
-            self.send_response(200)
-            self.send_header("content-type", "application/x-protobuf")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with otlp_http_sink() as sink:
         proc = run(
             f"""
             import logging
             import agent_otel
             logging.basicConfig(level=logging.DEBUG)
-            agent_otel.configure("tok", endpoint="http://127.0.0.1:{server.server_address[1]}", protocol="http/protobuf")
+            agent_otel.configure("tok", endpoint="{sink.url}", protocol="http/protobuf")
             with agent_otel.tool("t"):
                 pass
             agent_otel.shutdown()
             """,
             env={"AGENT_OTEL_TOKEN": "s3cr3t-t0ken"},
         )
-    finally:
-        server.shutdown()
+    seen = [h.get("authorization") for h in sink.headers]
+    bodies = sink.bodies
     assert proc.returncode == 0, proc.stderr
     assert seen and set(seen) == {"Bearer s3cr3t-t0ken"}
     assert any(b"execute_tool t" in body for body in bodies) and not any(b"s3cr3t" in body for body in bodies)

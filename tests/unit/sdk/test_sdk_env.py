@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from test_configure import run
+from test_configure import otlp_http_sink, run
 
 PROBE = """
 import json, agent_otel
@@ -89,33 +87,17 @@ def test_code_arguments_still_raise_config_error():
 
 
 def test_env_headers_and_token_are_both_sent():
-    seen: list[dict[str, str]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            self.rfile.read(int(self.headers.get("content-length") or 0))
-            seen.append({"auth": self.headers.get("authorization"), "team": self.headers.get("x-team")})
-            self.send_response(200)
-            self.send_header("content-type", "application/x-protobuf")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with otlp_http_sink() as sink:
         proc = run(
             f"""
             import agent_otel
-            agent_otel.configure("svc", endpoint="http://127.0.0.1:{server.server_address[1]}", protocol="http/protobuf", token="t0k")
+            agent_otel.configure("svc", endpoint="{sink.url}", protocol="http/protobuf", token="t0k")
             with agent_otel.tool("t"):
                 pass
             agent_otel.shutdown()
             """,
             env={"OTEL_EXPORTER_OTLP_HEADERS": "x-team=blue"},
         )
-    finally:
-        server.shutdown()
+    seen = [{"auth": h.get("authorization"), "team": h.get("x-team")} for h in sink.headers]
     assert proc.returncode == 0, proc.stderr
     assert {"auth": "Bearer t0k", "team": "blue"} in seen
