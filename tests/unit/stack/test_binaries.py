@@ -28,6 +28,10 @@ FAKE = textwrap.dedent(
         log("compiling")
         target.write_bytes(b"#!/bin/sh\\necho fake-ok\\n")
         time.sleep(float(os.environ.get("SLOW", "0")))
+        release = os.environ.get("HOLD_UNTIL")  # the test says when the build may finish
+        deadline = time.monotonic() + 60
+        while release and not os.path.exists(release) and time.monotonic() < deadline:
+            time.sleep(0.02)
         if os.environ.get("FAIL"):
             raise binaries.BuildError("compiler said no")
         os.chmod(target, 0o755)
@@ -64,11 +68,16 @@ def _bin(tmp_path: Path) -> Path:
 
 
 def test_two_processes_build_once_and_both_get_the_binary(tmp_path):
-    first = _start(tmp_path, SLOW="1.5")
+    release = tmp_path / "release"
+    # The first build holds until the second process has said it waits: no race on a busy machine.
+    first = _start(tmp_path, HOLD_UNTIL=str(release))
     _wait_for_build(tmp_path)
     second = _start(tmp_path)
+    waiting_line = second.stdout.readline()  # blocks until the second process reaches the lock
+    release.touch()
     out1, _ = first.communicate(timeout=60)
     out2, _ = second.communicate(timeout=60)
+    out2 = waiting_line + out2
     assert first.returncode == 0 and second.returncode == 0, (out1, out2)
     builds = _builds(tmp_path)
     assert len(builds) == 1, builds  # the second process waited and reused the first one's binary
