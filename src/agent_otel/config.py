@@ -38,17 +38,15 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
-from agent_otel import __version__, content, redaction, redacting_exporters, sdk_env, semconv
+from agent_otel import content, redaction, redacting_exporters, sdk_env, semconv
 from agent_otel.parked_threads import ParkedThreads
+from agent_otel.version import __version__
+from agent_otel.errors import ConfigError  # noqa: F401  (re-exported)
 
 _logger = logging.getLogger("agent_otel")
 EXPORTERS = ("otlp", "local", "console", "none", "auto")
 PROTOCOLS = ("grpc", "http/protobuf")
 EXPORT_TIMEOUT_S = 5.0
-
-
-class ConfigError(ValueError):
-    """A configuration value is wrong; the message names the option and the value."""
 
 
 @dataclass

@@ -17,7 +17,8 @@ import numpy as np
 
 from agent_otel.alerts.rules import Rule
 from agent_otel.analyzer.report import Baseline, build_report
-from agent_otel.analyzer.sources.base import Source, SourceError, SpanFrame
+from agent_otel.analyzer.sources.base import Source, SpanFrame
+from agent_otel.errors import EmptyWindowError
 from agent_otel.analyzer.timewindow import baseline_window, parse_duration
 
 
@@ -163,9 +164,7 @@ def evaluate(rules: list[Rule], source: Source, *, window_s: float = 300, now_ns
             if report is None:
                 try:
                     report = build_report(source, now_ns - int(window_s * 1e9), now_ns, service=service).to_dict()
-                except SourceError as exc:
-                    if "no spans in the window" not in str(exc):
-                        raise
+                except EmptyWindowError:
                     report = {}
             if report:
                 out.extend(threshold(rule, report))
@@ -174,7 +173,6 @@ def evaluate(rules: list[Rule], source: Source, *, window_s: float = 300, now_ns
         else:
             try:
                 out.extend(regression(rule, source, now_ns, window_s, service))
-            except SourceError as exc:
-                if "no spans in the window" not in str(exc):
-                    raise
+            except EmptyWindowError:
+                pass
     return out

@@ -16,13 +16,10 @@ from typing import Any
 import httpx
 
 from agent_otel.alerts.state import Alert, AlertStore
+from agent_otel.errors import ReceiverError  # noqa: F401  (re-exported)
 
 RECEIVER_TYPES = ("webhook", "chat", "stdout", "alertmanager")
 BACKOFF_S = (0.2, 0.5, 1.0)
-
-
-class ReceiverError(ValueError):
-    pass
 
 
 def _iso(ts: float | None) -> str:

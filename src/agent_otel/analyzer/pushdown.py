@@ -19,6 +19,7 @@ import numpy as np
 from agent_otel.analyzer import report as raw
 from agent_otel.analyzer.pricing import DEFAULT_PRICES, price_for
 from agent_otel.analyzer.sources.base import SourceError, SpanFrame
+from agent_otel.errors import EmptyWindowError
 from agent_otel.analyzer.stats import PERCENTILES
 
 CALLS = "traces_span_metrics_calls_total"
@@ -92,7 +93,7 @@ def build_pushdown_report(source: Any, start_ns: int, end_ns: int, *, service: s
     progress("PromQL: counts, errors, percentiles")
     calls = by(win.growth(CALLS, sel, kn), *GROUP)
     if not calls or sum(calls.values()) < 0.5:
-        raise SourceError(f"no spans in the window (spanmetrics in {prom.api.shown_url}{', service ' + service if service else ''})")
+        raise EmptyWindowError(f"no spans in the window (spanmetrics in {prom.api.shown_url}{', service ' + service if service else ''})")
     errors = by(win.growth(CALLS, _sel(service, ERROR), kn), *GROUP)
     buckets = win.growth(BUCKETS, sel, "le, agent_otel_kind, agent_otel_name")
     quantiles = {p: by(f"histogram_quantile({p / 100}, {buckets})", *GROUP) for p in PERCENTILES}

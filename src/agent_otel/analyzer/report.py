@@ -22,6 +22,7 @@ from agent_otel.analyzer.critical_path import critical_path
 from agent_otel.analyzer.pricing import price_for
 from agent_otel.analyzer.rollup import agent_rollup
 from agent_otel.analyzer.sources.base import ResourceFigures, Source, SourceError, SpanFrame
+from agent_otel.errors import EmptyWindowError
 
 SCHEMA = "agent-otel/report"
 SCHEMA_VERSION = 2  # 2: data span, token scope/unpriced tokens, histograms, richer timeseries, embedded traces
@@ -247,7 +248,7 @@ def build_report(
     progress(f"reading spans from {source.name}")
     frame = source.spans(start_ns, end_ns, service)
     if len(frame) == 0:
-        raise SourceError(f"no spans in the window ({source.name}{', service ' + service if service else ''})")
+        raise EmptyWindowError(f"no spans in the window ({source.name}{', service ' + service if service else ''})")
     window_s = max((end_ns - start_ns) / 1e9, 1e-9)
     data_start, data_end = int(frame.start_ns.min()), int((frame.start_ns + frame.duration_ms * 1e6).max())
     data_s = max((data_end - data_start) / 1e9, 1e-3)  # rates are over the time the data covers, not the window asked for

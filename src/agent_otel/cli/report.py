@@ -46,12 +46,10 @@ def report(
 @contextlib.contextmanager
 def _pointing_at_the_data() -> Iterator[None]:
     """A missing store or an empty window: say where data was last written and the command that reads it."""
-    from agent_otel.analyzer.sources.base import SourceError
+    from agent_otel.errors import NoDataError
     from agent_otel.stack.discovery import where_to_look
 
     try:
         yield
-    except (SourceError, FileNotFoundError) as exc:
-        if "no spans in the window" not in str(exc) and "does not exist" not in str(exc):
-            raise
+    except NoDataError as exc:
         fail(f"{exc}; {where_to_look()}")

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from agent_otel import semconv
+from agent_otel.errors import StoreNotFoundError  # a SourceError: readers say where data went
 
 _logger = logging.getLogger("agent_otel.localstore")
 
@@ -99,7 +100,7 @@ def connect(path: str | os.PathLike[str] | None = None, *, readonly: bool = Fals
     p = Path(path).expanduser() if path else default_path()
     if readonly:
         if not p.exists():
-            raise FileNotFoundError(f"local store {p} does not exist (run an agent with configure(exporter='local') first)")
+            raise StoreNotFoundError(f"local store {p} does not exist (run an agent with configure(exporter='local') first)")
     else:
         make_private(p)
     conn = sqlite3.connect(str(p), timeout=30, check_same_thread=False, isolation_level=None)

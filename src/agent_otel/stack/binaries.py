@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from agent_otel.errors import BuildError  # noqa: F401  (re-exported)
 
 OCB_VERSION = "v0.161.0"
 JAEGER_VERSION = "v1.76.0"
@@ -43,10 +44,6 @@ LOKI_VERSION = "v3.7.8"
 PROMETHEUS_VERSION = "v0.316.0"
 
 Log = Callable[[str], None]
-
-
-class BuildError(RuntimeError):
-    """A program could not be built; the message names it and the log file with go's output."""
 
 
 def cache_root() -> Path:

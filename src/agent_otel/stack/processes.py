@@ -25,13 +25,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from agent_otel.stack import binaries
+from agent_otel.errors import StackError  # noqa: F401  (re-exported)
 
 STATE_FILE = "stack.json"
 _logger = logging.getLogger("agent_otel.stack")
-
-
-class StackError(RuntimeError):
-    """The stack could not start or stop; the message names the program and its log file."""
 
 
 @dataclass

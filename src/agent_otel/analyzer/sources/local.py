@@ -43,7 +43,7 @@ class LocalSource:
         try:
             self._conn = connect(self.path, readonly=True)
             self._conn.execute("SELECT 1 FROM spans LIMIT 1")
-        except FileNotFoundError as exc:
+        except FileNotFoundError as exc:  # StoreNotFoundError, typed, passes through as it is
             raise SourceError(str(exc)) from None
         except sqlite3.DatabaseError as exc:
             raise SourceError(f"local store {self.path} is not readable: {exc}") from None
