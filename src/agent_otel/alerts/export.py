@@ -10,6 +10,7 @@ skipped in a comment.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -81,6 +82,13 @@ def _template(text: str, rule: Rule) -> str:
         return "{{ $labels." + _LABEL_OF.get(key, key) + " }}"
 
     return _PLACEHOLDER.sub(sub, text)
+
+
+def prometheus_rule_file(path: str | Path) -> str:
+    """An agent-otel alerts file (rules, receivers...) as the Prometheus rule file `stack up` loads."""
+    from agent_otel.alerts.cycle import load_config
+
+    return to_prometheus(load_config(path).rules)
 
 
 def to_prometheus(rules: list[Rule]) -> str:

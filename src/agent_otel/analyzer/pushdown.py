@@ -148,7 +148,7 @@ def build_pushdown_report(source: Any, start_ns: int, end_ns: int, *, service: s
 
     progress("Jaeger: the traces worth explaining")
     frame = _explained_traces(source, start_ns, end_ns, service, services)
-    bottlenecks, slowest, _ = raw._bottlenecks(source, frame, progress) if len(frame) else ([], [], 0)
+    bottlenecks, slowest, _ = raw.explain_bottlenecks(source, frame, progress) if len(frame) else ([], [], 0)
     top_errors = _top_errors(source, win, start_ns, end_ns, frame, service)
     progress("Jaeger/Loki: the slowest and failing traces")
     traces = raw.trace_views(source, [t["trace_id"] for t in slowest] + [e["trace_id"] for e in top_errors if e["trace_id"]])
@@ -170,7 +170,7 @@ def build_pushdown_report(source: Any, start_ns: int, end_ns: int, *, service: s
         "resources": {"cpu_utilization": res.cpu_utilization, "memory_rss_bytes": res.memory_rss_bytes, "gpu_utilization": res.gpu_utilization,
                       "gpu_memory_bytes": res.gpu_memory_bytes, "inference": res.extra},
         "timeseries": series, "traces": traces,
-        "recommendations": raw._recommendations(groups, bottlenecks, cost),
+        "recommendations": raw.recommend(groups, bottlenecks, cost),
         "traces_fetched": len(set(frame.trace_id)) if len(frame) else 0,
         "analysis_seconds": None,
     }

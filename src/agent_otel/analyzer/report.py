@@ -146,7 +146,7 @@ def latency_histogram(current: np.ndarray, base: np.ndarray | None, bins: int = 
     return out
 
 
-def _bottlenecks(source: Source, frame: SpanFrame, progress: Progress) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+def explain_bottlenecks(source: Source, frame: SpanFrame, progress: Progress) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
     roots = np.flatnonzero(np.array([p is None for p in frame.parent_id], dtype=bool)) if len(frame) else np.array([], dtype=int)
     if roots.size == 0:
         return [], [], 0
@@ -204,7 +204,7 @@ def _errors(source: Source, frame: SpanFrame, start_ns: int, end_ns: int) -> lis
     ]
 
 
-def _recommendations(groups: list[dict[str, Any]], bottlenecks: list[dict[str, Any]], total_cost: float) -> list[str]:
+def recommend(groups: list[dict[str, Any]], bottlenecks: list[dict[str, Any]], total_cost: float) -> list[str]:
     recs = []
     by_key = {(g["kind"], g["name"]): g for g in groups}
     for b in [b for b in bottlenecks if b["kind"] not in ("agent", "workflow")][:2]:
@@ -281,7 +281,7 @@ def build_report(
                 g["baseline"]["error_rate_change_points"] = round((g["error_rate"] - baseline.error_rates[key]) * 100, 2)
         groups.append(g)
 
-    bottlenecks, slowest, trace_count = _bottlenecks(source, frame, progress)
+    bottlenecks, slowest, trace_count = explain_bottlenecks(source, frame, progress)
     errors = _errors(source, frame, start_ns, end_ns)
     progress("loading the slowest and failing traces")
     traces = trace_views(source, [t["trace_id"] for t in slowest] + [e["trace_id"] for e in errors])
@@ -327,7 +327,7 @@ def build_report(
         "resources": resources,
         "timeseries": _timeseries(frame, cost, data_start, data_end),
         "traces": traces,
-        "recommendations": _recommendations(groups, bottlenecks, total_cost),
+        "recommendations": recommend(groups, bottlenecks, total_cost),
         "analysis_seconds": None,
     }
     data["analysis_seconds"] = round(time.perf_counter() - t0, 3)

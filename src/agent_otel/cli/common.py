@@ -10,13 +10,9 @@ import httpx
 import typer
 from rich.console import Console
 
+from agent_otel.analyzer.render.console import stdout_console  # noqa: F401  (the CLI's commands print on it)
+
 _err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error stays one line, however long
-
-
-def stdout_console() -> Console:
-    """The console for results: wide when piped or captured, so tables are not squeezed to 80 columns."""
-    console = Console()
-    return console if console.is_terminal else Console(width=160)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -71,10 +67,3 @@ def source_options(kind: str, *, store: str | None, jaeger: str | None, promethe
         header_map[key.strip()] = value.strip()
     return open_source(kind, store=store, jaeger=jaeger, prometheus=prometheus, loki=loki, headers=header_map or None)
 
-
-def _running_stack_urls() -> dict[str, str] | None:
-    try:
-        from agent_otel.stack.state import running_urls
-    except ImportError:
-        return None
-    return running_urls()

@@ -33,9 +33,9 @@ def demo(
         fail(f"--format {fmt!r}: expected terminal, json or html")
     with user_errors():
         if stack:
-            from agent_otel.cli.common import _running_stack_urls
+            from agent_otel.stack.state import running_urls
 
-            urls = _running_stack_urls()
+            urls = running_urls()
             if not urls:
                 fail("--stack: no running stack found; start it with `agent-otel stack up`")
             agent_otel.configure("agent-otel-demo", exporter="otlp", endpoint=urls["otlp_grpc"], metric_interval=2, resource_metrics=_has_resources())

@@ -16,9 +16,9 @@ def default_data_dir() -> Path:
 
 def running_urls(data_dir: str | Path | None = None) -> dict[str, str] | None:
     """URLs of the stack started from `data_dir` when all its programs still run, else None."""
-    from agent_otel.stack.processes import Stack, _alive
+    from agent_otel.stack.processes import Stack, alive
 
     stack = Stack.load(Path(data_dir or default_data_dir()).expanduser().resolve())
-    if stack is None or not stack.procs or not all(_alive(p) for p in stack.procs):
+    if stack is None or not stack.procs or not all(alive(p) for p in stack.procs):
         return None
     return stack.urls

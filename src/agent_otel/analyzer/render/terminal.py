@@ -32,7 +32,7 @@ def totals_cost(t: dict[str, Any]) -> str:
 
 def render(data: dict[str, Any], console: Console | None = None) -> None:
     if console is None:
-        from agent_otel.cli.common import stdout_console
+        from agent_otel.analyzer.render.console import stdout_console
 
         console = stdout_console()
     t = data["totals"]
