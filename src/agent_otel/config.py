@@ -42,6 +42,7 @@ from agent_otel import content, redaction, redacting_exporters, sdk_env, semconv
 from agent_otel.parked_threads import ParkedThreads
 from agent_otel.version import __version__
 from agent_otel.errors import ConfigError  # noqa: F401  (re-exported)
+from agent_otel.headers import parse_headers
 
 _logger = logging.getLogger("agent_otel")
 EXPORTERS = ("otlp", "local", "console", "none", "auto")
@@ -67,22 +68,6 @@ _state: _State | None = None
 def _env(name: str) -> str | None:
     value = os.environ.get(name)
     return value.strip() if value and value.strip() else None
-
-
-def _parse_headers(raw: str | Mapping[str, str] | None, where: str) -> dict[str, str] | None:
-    if raw is None:
-        return None
-    if isinstance(raw, Mapping):
-        return {str(k): str(v) for k, v in raw.items()}
-    headers = {}
-    for part in raw.split(","):
-        if not part.strip():
-            continue
-        if "=" not in part:
-            raise ConfigError(f"{where}: header {part.strip()!r} is not key=value")
-        key, value = part.split("=", 1)
-        headers[key.strip()] = value.strip()
-    return headers
 
 
 def _ratio(value: Any, where: str) -> float:
@@ -228,7 +213,7 @@ def configure(
             raise ConfigError(f"exporter: expected one of {', '.join(EXPORTERS)}, got {exporter!r}")
         if protocol is not None and protocol.lower() not in PROTOCOLS:
             raise ConfigError(f"protocol: expected grpc or http/protobuf, got {protocol!r}")
-        header_map = _parse_headers(headers, "headers") if headers is not None else None
+        header_map = parse_headers(headers, "headers") if headers is not None else None
         if token is None:
             token = _env(semconv.ENV_TOKEN)
             if token is not None and _bad_token(token):

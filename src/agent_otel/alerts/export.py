@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from agent_otel.alerts.rules import Rule
+from agent_otel.promql import selector
 
 DURATION = "agent_otel_duration_seconds"
 TOKENS = "gen_ai_client_token_usage_sum"
@@ -23,16 +24,8 @@ RATE = "5m"
 
 
 def _selector(rule: Rule, extra: str = "") -> str:
-    labels = []
-    if "kind" in rule.select:
-        labels.append(f'agent_otel_kind="{rule.select["kind"]}"')
-    if "name" in rule.select:
-        labels.append(f'agent_otel_name="{rule.select["name"]}"')
-    if "service" in rule.select:
-        labels.append(f'service_name="{rule.select["service"]}"')
-    if extra:
-        labels.append(extra)
-    return "{" + ",".join(labels) + "}"
+    s = rule.select
+    return selector({"agent_otel_kind": s.get("kind"), "agent_otel_name": s.get("name"), "service_name": s.get("service")}, *([extra] if extra else []))
 
 
 def _by(rule: Rule) -> str:

@@ -20,6 +20,7 @@ from agent_otel.analyzer import report as raw
 from agent_otel.analyzer.pricing import DEFAULT_PRICES, price_for
 from agent_otel.analyzer.sources.base import SourceError, SpanFrame
 from agent_otel.errors import EmptyWindowError
+from agent_otel.promql import selector
 from agent_otel.analyzer.stats import PERCENTILES
 
 CALLS = "traces_span_metrics_calls_total"
@@ -36,8 +37,7 @@ TRACE_ID = 10  # column of a span row (SpanFrame.from_rows)
 
 def _sel(service: str | None, *extra: str) -> str:
     """A label selector for the service (or every service) plus `extra` matchers."""
-    parts = [f'service_name="{service}"' if service else 'service_name!=""', *extra]
-    return "{" + ", ".join(parts) + "}"
+    return selector({"service_name": service}, *extra) if service else selector(None, 'service_name!=""', *extra)
 
 
 def _seconds(start_ns: int, end_ns: int) -> int:

@@ -59,11 +59,9 @@ def source_options(kind: str, *, store: str | None, jaeger: str | None, promethe
         if kind == "auto" and announce:
             _err.print(f"source: {choice.describe()} (--source auto)")
         kind = choice.kind
-    header_map = {}
-    for i, h in enumerate(headers or []):
-        key, sep, value = h.partition(":")
-        if not sep or not key.strip():
-            fail(f"--header number {i + 1}: expected 'Name: value' (value not shown)")
-        header_map[key.strip()] = value.strip()
+    from agent_otel.headers import parse_headers
+
+    with user_errors():
+        header_map = parse_headers(headers or [], "--header")
     return open_source(kind, store=store, jaeger=jaeger, prometheus=prometheus, loki=loki, headers=header_map or None)
 
