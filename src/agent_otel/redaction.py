@@ -21,16 +21,13 @@ from __future__ import annotations
 import functools
 import os
 import re
-import threading
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry import metrics
-
 from agent_otel import semconv
 from agent_otel._guard import report_internal_error
+from agent_otel.self_counters import SelfCounter
 
 REDACTED = "[REDACTED]"
 FAILED = "[REDACTION FAILED]"
@@ -237,9 +234,7 @@ class Policy:
 # Process-wide policy and counts --------------------------------------------------------------
 
 _policy: Policy | None = None
-_lock = threading.Lock()
-_counts: Counter[str] = Counter()
-_counter = None
+REDACTIONS = SelfCounter(semconv.METRIC_REDACTIONS, "{redaction}", "Secrets masked before export, by pattern name (agent_otel.redaction.pattern).")
 
 
 def build(extra: Sequence[str] | Mapping[str, str] | None = (), *, emails: bool | None = None) -> Policy:
@@ -263,34 +258,19 @@ def install(policy: Policy | None) -> None:
     _policy = policy
 
 
-def _redactions_counter():  # type: ignore[no-untyped-def]
-    global _counter
-    if _counter is None:
-        _counter = metrics.get_meter("agent_otel").create_counter(
-            semconv.METRIC_REDACTIONS, unit="{redaction}",
-            description="Secrets masked before export, by pattern name (agent_otel.redaction.pattern).",
-        )
-    return _counter
-
-
 def _count(name: str) -> None:
-    with _lock:
-        _counts[name] += 1
+    REDACTIONS.tally(name)
     try:
-        _redactions_counter().add(1, {semconv.AGENT_OTEL_REDACTION_PATTERN: name})
+        REDACTIONS.export(1, {semconv.AGENT_OTEL_REDACTION_PATTERN: name})
     except Exception as exc:  # noqa: BLE001
         report_internal_error("redaction.count", exc)
 
 
 def counts() -> dict[str, int]:
     """Redactions so far in this process, by pattern name."""
-    with _lock:
-        return dict(_counts)
+    return REDACTIONS.counts()
 
 
 def reset_for_tests() -> None:
-    global _counter
-    with _lock:
-        _counts.clear()
-    _counter = None
+    REDACTIONS.reset()
     install(None)

@@ -12,6 +12,13 @@ from rich.console import Console
 
 from agent_otel.analyzer.render.console import stdout_console  # noqa: F401  (the CLI's commands print on it)
 
+# Options several commands share (one definition, one help text).
+SOURCE = typer.Option("auto", help="local, stack, or auto (the running stack if `agent-otel stack up` ran, else local).")
+STORE = typer.Option(None, help="Local store file (default: $AGENT_OTEL_STORE or ~/.local/share/agent-otel/store.db).")
+JAEGER = typer.Option(None, help="Jaeger query URL (stack source).")
+FORMAT = typer.Option("terminal", "--format", help="terminal, json or html.")
+OUTPUT = typer.Option(None, "-o", "--output", help="Write json/html here instead of stdout.")
+
 _err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error stays one line, however long
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from agent_otel.analyzer.render import charts, waterfall
 from agent_otel.analyzer.render.charts import e
-from agent_otel.analyzer.render.units import duration_unit, fmt_cost, fmt_duration, fmt_rate, fmt_tokens
+from agent_otel.analyzer.render.units import duration_unit, fmt_cost, fmt_duration, fmt_rate, fmt_tokens, resource_bits
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:1.5em auto;color:#222;max-width:1200px;padding:0 1em}
@@ -162,14 +162,7 @@ def render(data: dict[str, Any]) -> str:
     parts.append(_errors(data))
     parts.append(_histograms(data))
     parts.append(_over_time(data))
-    res = data.get("resources") or {}
-    bits = []
-    if res.get("cpu_utilization") is not None:
-        bits.append(f"CPU {res['cpu_utilization'] * 100:.1f}%")
-    if res.get("memory_rss_bytes") is not None:
-        bits.append(f"RSS {res['memory_rss_bytes'] / 2**20:,.0f} MiB")
-    if res.get("gpu_utilization") is not None:
-        bits.append(f"GPU {res['gpu_utilization'] * 100:.0f}%")
+    bits = resource_bits(data.get("resources") or {})
     if bits:
         parts.append(f"<h2>Resources</h2><p>{' · '.join(bits)}</p>")
     traces = data.get("traces") or {}

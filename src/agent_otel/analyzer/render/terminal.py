@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from agent_otel.analyzer.render.units import duration_unit, fmt_cost, fmt_duration, fmt_rate, fmt_tokens
+from agent_otel.analyzer.render.units import duration_unit, fmt_cost, fmt_duration, fmt_rate, fmt_tokens, resource_bits
 
 _STATUS_STYLE = {"degraded": "bold red", "improved": "green", "stable": "dim", "insufficient_data": "dim"}
 
@@ -101,15 +101,8 @@ def render(data: dict[str, Any], console: Console | None = None) -> None:
         console.print("[dim]open one: agent-otel trace <trace id>[/dim]")
 
     res = data["resources"]
-    if any(res.get(k) is not None for k in ("cpu_utilization", "memory_rss_bytes", "gpu_utilization")):
-        parts = []
-        if res.get("cpu_utilization") is not None:
-            parts.append(f"CPU {res['cpu_utilization'] * 100:.1f}%")
-        if res.get("memory_rss_bytes") is not None:
-            parts.append(f"RSS {res['memory_rss_bytes'] / 2**20:.0f} MiB")
-        if res.get("gpu_utilization") is not None:
-            parts.append(f"GPU {res['gpu_utilization'] * 100:.0f}%")
-        console.print("Resources: " + " · ".join(parts))
+    if resource_bits(res):
+        console.print("Resources: " + " · ".join(resource_bits(res)))
     inf = res.get("inference") or {}
     if inf:
         bits = []

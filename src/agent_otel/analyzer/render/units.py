@@ -47,3 +47,15 @@ def fmt_rate(v: float | None) -> str:
     if v is None:
         return NA
     return f"{v:,.2f}" if v >= 0.01 or v == 0 else f"{v:.2g}"
+
+
+def resource_bits(res: dict[str, Any]) -> list[str]:
+    """The recorded resource figures as short phrases ("CPU 12.5%", "RSS 310 MiB", "GPU 40%")."""
+    bits = []
+    if res.get("cpu_utilization") is not None:
+        bits.append(f"CPU {res['cpu_utilization'] * 100:.1f}%")
+    if res.get("memory_rss_bytes") is not None:
+        bits.append(f"RSS {res['memory_rss_bytes'] / 2**20:,.0f} MiB")
+    if res.get("gpu_utilization") is not None:
+        bits.append(f"GPU {res['gpu_utilization'] * 100:.0f}%")
+    return bits
