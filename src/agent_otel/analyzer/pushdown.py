@@ -19,6 +19,7 @@ import numpy as np
 from agent_otel.analyzer import report as raw
 from agent_otel.analyzer.pricing import DEFAULT_PRICES, price_for
 from agent_otel.analyzer.sources.base import SourceError, SpanFrame
+from agent_otel.analyzer.model import SCHEMA, SCHEMA_VERSION, Report
 from agent_otel.errors import EmptyWindowError
 from agent_otel.promql import selector
 from agent_otel.analyzer.stats import PERCENTILES
@@ -156,7 +157,7 @@ def build_pushdown_report(source: Any, start_ns: int, end_ns: int, *, service: s
     total_calls = sum(g["count"] for g in groups)
     total_errors = sum(g["errors"] for g in groups)
     data = {
-        "schema": raw.SCHEMA, "version": raw.SCHEMA_VERSION, "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "schema": SCHEMA, "version": SCHEMA_VERSION, "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "source": f"{source.name} (push-down)", "service": service,
         "window": {"start_ns": start_ns, "end_ns": end_ns, "seconds": round(window_s, 3),
                    "data_start_ns": data_start, "data_end_ns": data_end, "data_seconds": round(data_s, 3)}, "baseline_label": None,
@@ -175,7 +176,7 @@ def build_pushdown_report(source: Any, start_ns: int, end_ns: int, *, service: s
         "analysis_seconds": None,
     }
     data["analysis_seconds"] = round(time.perf_counter() - t0, 3)
-    return raw.Report(data)
+    return Report.from_dict(data)
 
 
 def _services(source: Any, win: Window, service: str | None, end_ns: int, window_s: float) -> list[dict[str, Any]]:

@@ -19,13 +19,12 @@ import numpy as np
 
 from agent_otel.analyzer import stats
 from agent_otel.analyzer.critical_path import critical_path
+from agent_otel.analyzer.model import SCHEMA, SCHEMA_VERSION, Report
 from agent_otel.analyzer.pricing import price_for
 from agent_otel.analyzer.rollup import agent_rollup
 from agent_otel.analyzer.sources.base import ResourceFigures, Source, SourceError, SpanFrame
 from agent_otel.errors import EmptyWindowError
 
-SCHEMA = "agent-otel/report"
-SCHEMA_VERSION = 2  # 2: data span, token scope/unpriced tokens, histograms, richer timeseries, embedded traces
 SLOWEST_TRACES = 5
 PATH_SAMPLE = 200
 BASELINE_SAMPLES = 2000
@@ -69,20 +68,6 @@ class Baseline:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise SourceError(f"baseline file {p}: {exc}") from None
         return cls(f"file {p.name}", samples, rates, {"cpu_utilization": res.get("cpu_utilization"), "memory_rss_bytes": res.get("memory_rss_bytes")}, window)
-
-
-@dataclass
-class Report:
-    data: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.data
-
-    def to_json(self, *, with_samples: bool = False) -> str:
-        data = self.data
-        if not with_samples:
-            data = {**data, "groups": [{k: v for k, v in g.items() if k != "latency_samples_ms"} for g in data["groups"]]}
-        return json.dumps(data, indent=2, default=float)
 
 
 def _group_indices(frame: SpanFrame) -> dict[tuple[str, str], np.ndarray]:
@@ -331,7 +316,7 @@ def build_report(
         "analysis_seconds": None,
     }
     data["analysis_seconds"] = round(time.perf_counter() - t0, 3)
-    return Report(data)
+    return Report.from_dict(data)
 
 
 def _group_tokens(kind: str, idx: np.ndarray, frame: SpanFrame, cost: np.ndarray, unpriced_tok: np.ndarray, rolled: np.ndarray | None,

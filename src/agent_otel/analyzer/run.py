@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from agent_otel.analyzer.model import BaselineWindow
 from agent_otel.analyzer.pricing import load_prices
 from agent_otel.analyzer.report import Baseline, Report, build_report
 from agent_otel.analyzer.sources.base import Source
@@ -68,7 +69,7 @@ def make_report(
             console.print(overlap.pop("note"), highlight=False)
         rep = build_report(source, start_ns, end_ns, service=service, baseline=base, prices=price_table, progress=progress)
         if overlap is not None:
-            rep.data["baseline_window"] = overlap
+            rep.baseline_window = BaselineWindow(**overlap)
         return rep
 
 
@@ -108,14 +109,14 @@ def write_report(rep: Report, fmt: str, output: Path | None, save_baseline: Path
     if fmt == "terminal":
         from agent_otel.analyzer.render.terminal import render
 
-        render(rep.to_dict())
+        render(rep)
         return
     if fmt == "json":
         text = rep.to_json()
     else:
         from agent_otel.analyzer.render.html import render as render_html
 
-        text = render_html(rep.to_dict())
+        text = render_html(rep)
     if output:
         output.write_text(text)
         Console(stderr=True).print(f"wrote {output} ({len(text):,} bytes)")

@@ -8,7 +8,9 @@ import html
 import json
 from typing import Any
 
+from agent_otel.analyzer.model import Report
 from agent_otel.analyzer.render import charts, waterfall
+from agent_otel.analyzer.render.terminal import as_report
 from agent_otel.analyzer.render.charts import e
 from agent_otel.analyzer.render.units import duration_unit, fmt_cost, fmt_duration, fmt_rate, fmt_tokens, resource_bits
 
@@ -144,7 +146,10 @@ def _over_time(data: dict[str, Any]) -> str:
     return "".join(out) + "</div>"
 
 
-def render(data: dict[str, Any]) -> str:
+def render(report: Report | dict[str, Any]) -> str:
+    """A self-contained page. It is written from the report's JSON form, which it also embeds for its
+    scripts; a dict (a saved report) is read into the model first, so a malformed one is refused."""
+    data = as_report(report).to_dict()
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width'><title>agent-otel report</title>",
         f"<style>{_CSS}{waterfall.CSS}</style></head><body id='top'>",
@@ -162,7 +167,7 @@ def render(data: dict[str, Any]) -> str:
     parts.append(_errors(data))
     parts.append(_histograms(data))
     parts.append(_over_time(data))
-    bits = resource_bits(data.get("resources") or {})
+    bits = resource_bits(as_report(report).resources)
     if bits:
         parts.append(f"<h2>Resources</h2><p>{' · '.join(bits)}</p>")
     traces = data.get("traces") or {}
