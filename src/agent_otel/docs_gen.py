@@ -24,8 +24,16 @@ def report_schema() -> str:
             "```json\n" + schema_text(json_schema()) + "\n```")
 
 
+def settings_table() -> str:
+    from agent_otel.settings import table_markdown
+
+    return ("Generated from `agent_otel/settings.py` (`python -m agent_otel.docs_gen`); a test checks this page matches it.\n"
+            "A `configure()` argument wins over its variable.\n\n" + table_markdown())
+
+
 BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     "report-schema": ("report-schema.md", report_schema),
+    "settings": ("settings.md", settings_table),
 }
 
 

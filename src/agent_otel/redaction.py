@@ -19,13 +19,12 @@ Python SDK; the collector's processor only runs after the data has left the proc
 from __future__ import annotations
 
 import functools
-import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agent_otel import semconv
+from agent_otel import semconv, settings
 from agent_otel._guard import report_internal_error
 from agent_otel.self_counters import SelfCounter
 
@@ -101,10 +100,6 @@ EMAIL_PATTERN = Pattern("email", r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za
 KEY_PATTERN = Pattern("credential_attribute",
                       r"(?i)(?:^|[._\-])(?:password|passwd|secret|api[_\-]?key|access[_\-]?key|private[_\-]?key|authorization|cookie|token)$",
                       "attributes whose key names a credential (…password, …api_key, …authorization, …token, …cookie)")
-
-
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in _TRUE
 
 
 def user_patterns(extra: Sequence[str] | Mapping[str, str] | None) -> list[Pattern]:
@@ -240,7 +235,7 @@ REDACTIONS = SelfCounter(semconv.METRIC_REDACTIONS, "{redaction}", "Secrets mask
 def build(extra: Sequence[str] | Mapping[str, str] | None = (), *, emails: bool | None = None) -> Policy:
     """The policy for `configure(redact_patterns=extra, redact_emails=emails)`; emails None: env."""
     if emails is None:
-        emails = _env_flag(semconv.ENV_REDACT_EMAILS)
+        emails = settings.flag(semconv.ENV_REDACT_EMAILS)
     return Policy(patterns_for(extra, emails=emails))
 
 

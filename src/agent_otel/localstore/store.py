@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-from agent_otel import semconv
+from agent_otel import semconv, settings
 from agent_otel.errors import StoreNotFoundError  # a SourceError: readers say where data went
 
 _logger = logging.getLogger("agent_otel.localstore")
@@ -54,10 +54,10 @@ CREATE INDEX IF NOT EXISTS span_events_trace ON span_events(trace_id);
 
 
 def default_path() -> Path:
-    env = os.environ.get(semconv.ENV_STORE_PATH)
+    env = settings.raw(semconv.ENV_STORE_PATH)
     if env:
         return Path(env).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
+    base = settings.raw("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
     return Path(base) / "agent-otel" / "store.db"
 
 

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from agent_otel import settings
 from agent_otel.errors import BuildError  # noqa: F401  (re-exported)
 
 OCB_VERSION = "v0.161.0"
@@ -47,7 +48,7 @@ Log = Callable[[str], None]
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("AGENT_OTEL_CACHE") or Path.home() / ".cache" / "agent-otel")
+    return Path(settings.raw("AGENT_OTEL_CACHE") or Path.home() / ".cache" / "agent-otel")
 
 
 def bin_dir() -> Path:

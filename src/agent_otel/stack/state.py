@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from agent_otel import settings
 
 
 def default_data_dir() -> Path:
-    env = os.environ.get("AGENT_OTEL_STACK_DIR")
+    env = settings.raw("AGENT_OTEL_STACK_DIR")
     if env:
         return Path(env).expanduser()
-    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    base = settings.raw("XDG_STATE_HOME") or Path.home() / ".local" / "state"
     return Path(base) / "agent-otel" / "stack"
 
 

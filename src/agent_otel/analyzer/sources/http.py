@@ -9,7 +9,6 @@ the URL without its user-info and never a header value.
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -17,6 +16,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import httpx
 
 from agent_otel.analyzer.sources.base import SourceError
+from agent_otel import settings
 from agent_otel.headers import parse_headers
 
 MAX_BODY = 256 * 2**20  # a backend answer larger than this is refused, not buffered
@@ -33,7 +33,7 @@ def redact_url(url: str) -> str:
 
 def env_headers(name: str) -> dict[str, str]:
     var = f"AGENT_OTEL_{name.upper()}_HEADERS"
-    raw = os.environ.get(var)
+    raw = settings.raw(var)
     return parse_headers(raw, var, error=SourceError) if raw else {}
 
 
