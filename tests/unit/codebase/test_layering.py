@@ -126,3 +126,13 @@ def test_tables_are_only_queried_by_their_owner() -> None:
             if re.search(rf"\b(FROM|INTO|UPDATE|JOIN)\s+{table}\b", text):
                 problems.append(f"{rel} queries {table} (owned by {owner})")
     assert problems == []
+
+
+def test_readme_layout_names_every_module_and_package() -> None:
+    readme = (ROOT.parent.parent / "README.md").read_text()
+    layout = readme.split("## Layout", 1)[1].split("```")[1]
+    names = [p.stem if p.is_file() else p.name for p in ROOT.iterdir()
+             if (p.suffix == ".py" and p.name != "__init__.py") or (p.is_dir() and (p / "__init__.py").exists())]
+    names += [p.stem for p in (ROOT / "analyzer").glob("*.py") if p.name != "__init__.py"]
+    missing = [n for n in names if not re.search(rf"\b{re.escape(n)}\b", layout)]
+    assert missing == []
