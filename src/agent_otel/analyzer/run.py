@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 from rich.console import Console
 
 from agent_otel.analyzer.model import BaselineWindow
+from agent_otel.analyzer.render.console import write_output
 from agent_otel.analyzer.pricing import load_prices
 from agent_otel.analyzer.report import Baseline, Report, build_report
 from agent_otel.analyzer.sources.base import Source
@@ -117,11 +117,7 @@ def write_report(rep: Report, fmt: str, output: Path | None, save_baseline: Path
         from agent_otel.analyzer.render.html import render as render_html
 
         text = render_html(rep)
-    if output:
-        output.write_text(text)
-        Console(stderr=True).print(f"wrote {output} ({len(text):,} bytes)")
-    else:
-        sys.stdout.write(text + "\n")
+    write_output(text, output)
 
 
 __all__ = ["make_report", "write_report"]

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
+from agent_otel.analyzer.render.console import write_output
 from agent_otel.cli.common import FORMAT, JAEGER, OUTPUT, SOURCE, STORE, fail, source_options, user_errors
 
 
@@ -41,8 +41,4 @@ def trace(
         from agent_otel.analyzer.render.waterfall import page
 
         text = page(view)
-    if output:
-        output.write_text(text)
-        Console(stderr=True).print(f"wrote {output} ({len(text):,} bytes)")
-    else:
-        typer.echo(text)
+    write_output(text, output)
