@@ -26,7 +26,7 @@ def demo(
     """A multi-step sample agent (planner, tools, model calls, some failures and slow calls), then its report."""
     import agent_otel
     from agent_otel import demo as sample
-    from agent_otel.analyzer.run import make_report, write_report
+    from agent_otel.cli.run import make_report, write_report
     from agent_otel.analyzer.sources import open_source
 
     if fmt not in ("terminal", "json", "html"):

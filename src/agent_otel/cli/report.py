@@ -33,7 +33,7 @@ def report(
     header: Optional[list[str]] = typer.Option(None, help="'Name: value' sent to every backend (repeatable; per backend: AGENT_OTEL_JAEGER_HEADERS, _PROMETHEUS_, _LOKI_). Never printed."),
 ) -> None:
     """Report call counts, latency percentiles, errors, tokens, cost and bottlenecks of a window."""
-    from agent_otel.analyzer.run import make_report, write_report
+    from agent_otel.cli.run import make_report, write_report
 
     if fmt not in ("terminal", "json", "html"):
         fail(f"--format {fmt!r}: expected terminal, json or html")

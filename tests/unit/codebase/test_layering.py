@@ -136,3 +136,11 @@ def test_readme_layout_names_every_module_and_package() -> None:
     names += [p.stem for p in (ROOT / "analyzer").glob("*.py") if p.name != "__init__.py"]
     missing = [n for n in names if not re.search(rf"\b{re.escape(n)}\b", layout)]
     assert missing == []
+
+
+def test_the_analyzer_prints_only_in_its_renderers() -> None:
+    """Console code (rich) in the analyzer lives in render/; progress reaches the CLI through callbacks."""
+    offenders = [f"{importer}:{line}" for importer, line, target, _ in _imports(_modules())
+                 if importer.startswith("agent_otel.analyzer") and not importer.startswith("agent_otel.analyzer.render")
+                 and target.split(".")[0] == "rich"]
+    assert offenders == []

@@ -1,4 +1,4 @@
-"""Make and write a report the way the CLI commands do (shared by `report` and `demo`)."""
+"""Make and write a report the way the CLI commands do (shared by `report` and `demo`): progress and notes on the console."""
 
 from __future__ import annotations
 
