@@ -24,9 +24,9 @@ import psutil
 from agent_otel.stack import binaries, processes
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the load generator and the counting helpers live with the stack tests
-from tests.stack.backends import collector_counters, poll, prom_value, sdk_drops  # noqa: E402
-from tests.stack.emit import spawn, summary  # noqa: E402
+sys.path.insert(0, str(ROOT))  # loadgen/: the load generator and the counting helpers (shared with the stack tests)
+from loadgen.backends import collector_counters, poll, prom_value, sdk_drops  # noqa: E402
+from loadgen.emit import spawn, summary  # noqa: E402
 
 SPANS_PER_TRACE = 10
 MEMORY_LIMIT_MIB = 512  # collector-config.yaml's default AGENT_OTEL_MEMORY_LIMIT_MIB

@@ -22,9 +22,9 @@ from agent_otel.analyzer.sources.stack import StackSource
 from agent_otel.stack import binaries, processes
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the load generator and the counting helpers live with the stack tests
-from tests.stack.backends import poll, prom_value  # noqa: E402
-from tests.stack.emit import spawn, summary  # noqa: E402
+sys.path.insert(0, str(ROOT))  # loadgen/: the load generator and the counting helpers (shared with the stack tests)
+from loadgen.backends import poll, prom_value  # noqa: E402
+from loadgen.emit import spawn, summary  # noqa: E402
 
 SIZES = {"pd-1x": (1, 2), "pd-10x": (4, 5), "pd-100x": (8, 25)}  # service: (processes, seconds) at 200 traces/s of 10 spans each
 

@@ -102,3 +102,32 @@ def otel(_otel_session: Otel) -> Iterator[Otel]:
     instruments.flush()
     _otel_session.metric_reader.get_metrics_data()  # drop what earlier tests recorded
     yield _otel_session
+
+
+@pytest.fixture
+def content_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Set (value) or unset (None) content-capture variables for one test: the process-wide content
+    policy is rebuilt from them, and rebuilt again after the test, whatever it did."""
+    from agent_otel import content
+
+    def set_env(**variables: str | None) -> None:
+        for name, value in variables.items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        content.set_policy(None)
+
+    content.set_policy(None)
+    yield set_env
+    content.set_policy(None)
+
+
+@pytest.fixture
+def internal_errors() -> Iterator[Any]:
+    """agent-otel's internal-error counts, from zero for this test (`internal_errors()` reads them)."""
+    from agent_otel import _guard
+
+    _guard.reset_for_tests()
+    yield _guard.internal_error_counts
+    _guard.reset_for_tests()

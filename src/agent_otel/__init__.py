@@ -9,11 +9,11 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from agent_otel.version import __version__
 from agent_otel.config import ConfigError, configure, force_flush, shutdown  # noqa: E402
 from agent_otel.context import current_span, wrap_context  # noqa: E402
 from agent_otel.decorators import Traced, agent, inference, llm, set_tool_call_id, step, tool, workflow  # noqa: E402
+from agent_otel.errors import AgentOtelError  # noqa: E402
 from agent_otel.usage import record_usage  # noqa: E402
 
 
@@ -25,6 +25,7 @@ def instrument(names: list[str] | None = None, **kwargs: object) -> None:
 
 
 __all__ = [
+    "AgentOtelError",
     "ConfigError",
     "Traced",
     "agent",

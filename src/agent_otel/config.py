@@ -38,17 +38,16 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
-from agent_otel import __version__, content, redaction, redacting_exporters, sdk_env, semconv
+from agent_otel import content, redaction, redacting_exporters, sdk_env, semconv, settings
 from agent_otel.parked_threads import ParkedThreads
+from agent_otel.version import __version__
+from agent_otel.errors import ConfigError  # noqa: F401  (re-exported)
+from agent_otel.headers import parse_headers
 
 _logger = logging.getLogger("agent_otel")
 EXPORTERS = ("otlp", "local", "console", "none", "auto")
 PROTOCOLS = ("grpc", "http/protobuf")
 EXPORT_TIMEOUT_S = 5.0
-
-
-class ConfigError(ValueError):
-    """A configuration value is wrong; the message names the option and the value."""
 
 
 @dataclass
@@ -64,27 +63,6 @@ class _State:
 
 _lock = threading.Lock()
 _state: _State | None = None
-
-
-def _env(name: str) -> str | None:
-    value = os.environ.get(name)
-    return value.strip() if value and value.strip() else None
-
-
-def _parse_headers(raw: str | Mapping[str, str] | None, where: str) -> dict[str, str] | None:
-    if raw is None:
-        return None
-    if isinstance(raw, Mapping):
-        return {str(k): str(v) for k, v in raw.items()}
-    headers = {}
-    for part in raw.split(","):
-        if not part.strip():
-            continue
-        if "=" not in part:
-            raise ConfigError(f"{where}: header {part.strip()!r} is not key=value")
-        key, value = part.split("=", 1)
-        headers[key.strip()] = value.strip()
-    return headers
 
 
 def _ratio(value: Any, where: str) -> float:
@@ -128,7 +106,7 @@ def build_resource(
         attrs["deployment.environment.name"] = environment
     attrs.update(resource_attributes or {})
     resource = Resource.create(attrs)  # merges OTEL_RESOURCE_ATTRIBUTES / OTEL_SERVICE_NAME
-    name = service_name or _env("OTEL_SERVICE_NAME")
+    name = service_name or settings.raw("OTEL_SERVICE_NAME")
     if name:
         resource = resource.merge(Resource({"service.name": name}))
     return resource
@@ -148,7 +126,7 @@ def _exporter(signal: str, kind: str, endpoint: str | None, protocol: str | None
     if kind == "local":
         from agent_otel.localstore import open_exporters
 
-        path = store_path or _env(semconv.ENV_STORE_PATH)
+        path = store_path or settings.raw(semconv.ENV_STORE_PATH)
         if path not in _local:
             _local[path] = open_exporters(path)
         return getattr(_local[path], {"traces": "spans", "metrics": "metrics", "logs": "logs"}[signal])
@@ -218,7 +196,7 @@ def configure(
     Raises ConfigError on a bad argument: a misconfiguration in code is the one error we do not hide.
     """
     global _state
-    with _lock:
+    with _lock, sdk_env.sdk_internal_metrics():
         if _state is not None:
             warnings.warn("agent_otel.configure() was already called; keeping the first configuration", RuntimeWarning, stacklevel=2)
             return
@@ -230,9 +208,9 @@ def configure(
             raise ConfigError(f"exporter: expected one of {', '.join(EXPORTERS)}, got {exporter!r}")
         if protocol is not None and protocol.lower() not in PROTOCOLS:
             raise ConfigError(f"protocol: expected grpc or http/protobuf, got {protocol!r}")
-        header_map = _parse_headers(headers, "headers") if headers is not None else None
+        header_map = parse_headers(headers, "headers") if headers is not None else None
         if token is None:
-            token = _env(semconv.ENV_TOKEN)
+            token = settings.raw(semconv.ENV_TOKEN)
             if token is not None and _bad_token(token):
                 sdk_env.warn_once(semconv.ENV_TOKEN, "(value not shown)", "non-empty printable characters without spaces")
                 token = None
@@ -244,11 +222,11 @@ def configure(
         interval_ms: float | None = None
         if metric_interval is not None:
             interval_ms = _positive(metric_interval, "metric_interval") * 1000
-        elif _env("OTEL_METRIC_EXPORT_INTERVAL") is None:
+        elif settings.raw("OTEL_METRIC_EXPORT_INTERVAL") is None:
             interval_ms = 10000  # agent-otel's default; the SDK reads the variable when it is set
         if int(max_queue_size) <= 0:
             raise ConfigError(f"max_queue_size: expected a positive integer, got {max_queue_size!r}")
-        queue = None if int(max_queue_size) == 2048 and _env("OTEL_BSP_MAX_QUEUE_SIZE") else int(max_queue_size)
+        queue = None if int(max_queue_size) == 2048 and settings.raw("OTEL_BSP_MAX_QUEUE_SIZE") else int(max_queue_size)
         policy = content.ContentPolicy.from_env()
         if capture_content is not None:
             policy.capture = bool(capture_content)
@@ -260,13 +238,11 @@ def configure(
             raise ConfigError(f"redact_patterns: {exc}") from None
         policy.patterns = redactor
 
-        # The SDK's own processor/exporter metrics make drops visible (bounded queue, failed export).
-        os.environ.setdefault("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "true")
         resource = build_resource(service_name, service_version, environment, resource_attributes)
         _local.clear()
         kinds = sdk_env.exporter_kinds(exporter.lower() if exporter else None, endpoint, semconv.ENV_EXPORTER)
         if "auto" in kinds.values():  # the same choice as `agent-otel report`: the running local stack, else the store
-            auto_kind, auto_endpoint = _auto_destination(protocol or sdk_env.protocol_for("traces", None), store_path or _env(semconv.ENV_STORE_PATH))
+            auto_kind, auto_endpoint = _auto_destination(protocol or sdk_env.protocol_for("traces", None), store_path or settings.raw(semconv.ENV_STORE_PATH))
             kinds = {s: auto_kind if k == "auto" else k for s, k in kinds.items()}
             endpoint = endpoint or auto_endpoint
         kind = kinds["traces"] if len(set(kinds.values())) == 1 else ",".join(f"{s}={k}" for s, k in kinds.items())
@@ -276,7 +252,7 @@ def configure(
         )
         from agent_otel.stack.discovery import note_destination
 
-        note_destination(kind, endpoint, store_path or _env(semconv.ENV_STORE_PATH), resource.attributes.get("service.name"))
+        note_destination(kind, endpoint, store_path or settings.raw(semconv.ENV_STORE_PATH), resource.attributes.get("service.name"))
         # Every exporter sees only the redacted form of what any instrumentation recorded.
         span_exp, metric_exp, log_exp = redacting_exporters.wrap(span_exp, metric_exp, log_exp, redactor)
 
@@ -285,7 +261,7 @@ def configure(
             readers.append(
                 PeriodicExportingMetricReader(
                     metric_exp, export_interval_millis=interval_ms,
-                    export_timeout_millis=None if _env("OTEL_METRIC_EXPORT_TIMEOUT") else EXPORT_TIMEOUT_S * 1000,
+                    export_timeout_millis=None if settings.raw("OTEL_METRIC_EXPORT_TIMEOUT") else EXPORT_TIMEOUT_S * 1000,
                 )
             )
         # Our own bounded `shutdown` runs at exit instead of the SDK's unbounded per-provider hooks.

@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from agent_otel import redaction, semconv
+from agent_otel import redaction, semconv, settings
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -42,7 +41,7 @@ DEFAULT_PATTERNS: tuple[str, ...] = tuple(p.regex for p in redaction.DEFAULT_PAT
 def capture_mode_from_env() -> str:
     """The content mode as util-genai reads OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT (plus true/false)."""
     for name in (semconv.ENV_CAPTURE_CONTENT, semconv.ENV_AGENT_OTEL_CAPTURE_CONTENT):
-        raw = os.environ.get(name, "").strip().lower()
+        raw = (settings.raw(name) or "").lower()
         if not raw:
             continue
         if raw in MODES:
@@ -60,7 +59,7 @@ def capture_mode_from_env() -> str:
 
 def emit_event_from_env(mode: str) -> bool:
     """Whether the inference-details event is emitted (util-genai: EMIT_EVENT, else the content mode)."""
-    raw = os.environ.get(semconv.ENV_EMIT_EVENT, "").strip().lower()
+    raw = (settings.raw(semconv.ENV_EMIT_EVENT) or "").lower()
     if raw == "true":
         return True
     if raw == "false":
@@ -69,19 +68,6 @@ def emit_event_from_env(mode: str) -> bool:
         _warned.add(semconv.ENV_EMIT_EVENT)
         _logger.warning("%s=%r is not true or false: following the content mode", semconv.ENV_EMIT_EVENT, raw)
     return mode in ("event_only", "span_and_event")
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-        if value <= 0:
-            raise ValueError
-        return value
-    except ValueError:
-        raise ValueError(f"{name}={raw!r}: expected a positive integer") from None
 
 
 @dataclass
@@ -107,7 +93,7 @@ class ContentPolicy:
 
     @classmethod
     def from_env(cls) -> ContentPolicy:
-        pol = cls(max_length=_env_int(semconv.ENV_MAX_CONTENT_LENGTH, DEFAULT_MAX_LENGTH))
+        pol = cls(max_length=settings.positive_int(semconv.ENV_MAX_CONTENT_LENGTH) or DEFAULT_MAX_LENGTH)
         pol.set_mode(capture_mode_from_env())
         return pol
 

@@ -27,7 +27,8 @@ from opentelemetry import metrics, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.genai.utils import fq_exception_type
 
-from agent_otel import __version__, content, semconv
+from agent_otel import content, semconv
+from agent_otel.version import __version__
 from agent_otel._guard import report_internal_error
 from agent_otel.instruments import Instruments
 from agent_otel.instruments import record as _record

@@ -19,18 +19,14 @@ Python SDK; the collector's processor only runs after the data has left the proc
 from __future__ import annotations
 
 import functools
-import os
 import re
-import threading
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry import metrics
-
-from agent_otel import semconv
+from agent_otel import semconv, settings
 from agent_otel._guard import report_internal_error
+from agent_otel.self_counters import SelfCounter
 
 REDACTED = "[REDACTED]"
 FAILED = "[REDACTION FAILED]"
@@ -104,10 +100,6 @@ EMAIL_PATTERN = Pattern("email", r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za
 KEY_PATTERN = Pattern("credential_attribute",
                       r"(?i)(?:^|[._\-])(?:password|passwd|secret|api[_\-]?key|access[_\-]?key|private[_\-]?key|authorization|cookie|token)$",
                       "attributes whose key names a credential (…password, …api_key, …authorization, …token, …cookie)")
-
-
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in _TRUE
 
 
 def user_patterns(extra: Sequence[str] | Mapping[str, str] | None) -> list[Pattern]:
@@ -237,15 +229,13 @@ class Policy:
 # Process-wide policy and counts --------------------------------------------------------------
 
 _policy: Policy | None = None
-_lock = threading.Lock()
-_counts: Counter[str] = Counter()
-_counter = None
+REDACTIONS = SelfCounter(semconv.METRIC_REDACTIONS, "{redaction}", "Secrets masked before export, by pattern name (agent_otel.redaction.pattern).")
 
 
 def build(extra: Sequence[str] | Mapping[str, str] | None = (), *, emails: bool | None = None) -> Policy:
     """The policy for `configure(redact_patterns=extra, redact_emails=emails)`; emails None: env."""
     if emails is None:
-        emails = _env_flag(semconv.ENV_REDACT_EMAILS)
+        emails = settings.flag(semconv.ENV_REDACT_EMAILS)
     return Policy(patterns_for(extra, emails=emails))
 
 
@@ -263,34 +253,19 @@ def install(policy: Policy | None) -> None:
     _policy = policy
 
 
-def _redactions_counter():  # type: ignore[no-untyped-def]
-    global _counter
-    if _counter is None:
-        _counter = metrics.get_meter("agent_otel").create_counter(
-            semconv.METRIC_REDACTIONS, unit="{redaction}",
-            description="Secrets masked before export, by pattern name (agent_otel.redaction.pattern).",
-        )
-    return _counter
-
-
 def _count(name: str) -> None:
-    with _lock:
-        _counts[name] += 1
+    REDACTIONS.tally(name)
     try:
-        _redactions_counter().add(1, {semconv.AGENT_OTEL_REDACTION_PATTERN: name})
+        REDACTIONS.export(1, {semconv.AGENT_OTEL_REDACTION_PATTERN: name})
     except Exception as exc:  # noqa: BLE001
         report_internal_error("redaction.count", exc)
 
 
 def counts() -> dict[str, int]:
     """Redactions so far in this process, by pattern name."""
-    with _lock:
-        return dict(_counts)
+    return REDACTIONS.counts()
 
 
 def reset_for_tests() -> None:
-    global _counter
-    with _lock:
-        _counts.clear()
-    _counter = None
+    REDACTIONS.reset()
     install(None)

@@ -11,29 +11,19 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from opentelemetry import metrics
 from opentelemetry.util.types import AttributeValue
 
 from agent_otel import semconv
+from agent_otel.self_counters import SelfCounter
 
 MAX_STRING = 8192
 _PRIMITIVES = (bool, str, int, float)
-_dropped = None
-
-
-def _dropped_counter():  # type: ignore[no-untyped-def]
-    global _dropped
-    if _dropped is None:
-        _dropped = metrics.get_meter("agent_otel").create_counter(
-            semconv.METRIC_DROPPED,
-            unit="{item}",
-            description="Telemetry items or attributes agent-otel dropped or rewrote, by reason.",
-        )
-    return _dropped
+DROPPED = SelfCounter(semconv.METRIC_DROPPED, "{item}", "Telemetry items or attributes agent-otel dropped or rewrote, by reason.")
 
 
 def count_dropped(reason: str, n: int = 1) -> None:
-    _dropped_counter().add(n, {"agent_otel.reason": reason})
+    DROPPED.tally(reason, n)
+    DROPPED.export(n, {"agent_otel.reason": reason})
 
 
 def _clean_str(value: str) -> str:

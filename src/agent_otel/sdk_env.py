@@ -16,10 +16,13 @@ an unparseable value is warned about once and treated as unset, as the configura
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
+
+from agent_otel import settings
+from agent_otel.errors import ConfigError
 
 _logger = logging.getLogger("agent_otel")
 _warned: set[str] = set()
@@ -35,9 +38,17 @@ def warn_once(name: str, value: str, expected: str) -> None:
         _logger.warning("agent-otel: %s=%r is not valid (expected %s); treated as unset", name, value, expected)
 
 
-def env(name: str) -> str | None:
-    value = os.environ.get(name)
-    return value.strip() if value and value.strip() else None
+env = settings.raw  # the SDK's variables are looked at (set or not), never parsed twice
+
+
+@contextlib.contextmanager
+def sdk_internal_metrics() -> Iterator[None]:
+    """OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED=true while `configure()` builds the providers: the SDK's
+    own processor/exporter metrics make drops visible (bounded queue, failed export). The SDK reads
+    the variable only when a provider or processor is built and takes no argument for it, so it is
+    set for that moment and put back as it was: configure() leaves the process environment unchanged."""
+    with settings.default_for_now("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "true"):
+        yield
 
 
 def env_choice(name: str, allowed: tuple[str, ...]) -> str | None:
@@ -121,16 +132,10 @@ def otlp_exporter(signal: str, protocol: str, endpoint: str | None, headers: Map
 
 
 def _positive_int_env(name: str) -> int | None:
-    raw = env(name)
-    if raw is None:
-        return None
     try:
-        value = int(raw)
-        if value <= 0:
-            raise ValueError
-        return value
-    except ValueError:
-        warn_once(name, raw, "a positive integer")
+        return settings.positive_int(name)
+    except ConfigError:
+        warn_once(name, env(name) or "", "a positive integer")
         return None
 
 

@@ -16,7 +16,6 @@ edit here.
 
 from __future__ import annotations
 
-import os
 from typing import Final
 
 from opentelemetry.semconv._incubating.attributes import error_attributes as _err
@@ -25,6 +24,8 @@ from opentelemetry.semconv._incubating.attributes import openai_attributes as _o
 from opentelemetry.semconv._incubating.attributes import server_attributes as _srv
 from opentelemetry.semconv._incubating.metrics import gen_ai_metrics as _gm
 from opentelemetry.semconv.schemas import Schemas
+
+from agent_otel import settings
 
 # --- which conventions ----------------------------------------------------------------------
 ENV_STABILITY_OPT_IN: Final = "OTEL_SEMCONV_STABILITY_OPT_IN"
@@ -36,7 +37,7 @@ GENAI_MODEL_COMMIT: Final = "004902b8cb70aa5ae6ca4ae07132b7daabcd3e10"  # metric
 
 def latest_experimental() -> bool:
     """True when OTEL_SEMCONV_STABILITY_OPT_IN lists gen_ai_latest_experimental (comma-separated, as the SDK reads it)."""
-    raw = os.environ.get(ENV_STABILITY_OPT_IN, "")
+    raw = settings.raw(ENV_STABILITY_OPT_IN) or ""
     return OPT_IN_GENAI_LATEST in {p.strip().lower() for p in raw.split(",")}
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from agent_otel.alerts.export import prometheus_rule_file
 from agent_otel.stack import binaries, processes
 
 _BUILD_ERRORS = pytest.StashKey[dict[str, str]]()
@@ -89,7 +90,7 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     require_programs(request.config, binaries.COLLECTOR, binaries.JAEGER, binaries.LOKI, binaries.PROMETHEUS)
     data_dir = tmp_path_factory.mktemp("stack")
     running = processes.up(data_dir, processes.Ports.free(), timeout_s=120,
-                           alert_rules=Path(__file__).parent / "alerts.yaml", alert_webhook=webhook.url)
+                           alert_rules=prometheus_rule_file(Path(__file__).parent / "alerts.yaml"), alert_webhook=webhook.url)
     try:
         yield running
     finally:

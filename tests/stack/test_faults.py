@@ -14,8 +14,8 @@ import uuid
 import pytest
 
 from agent_otel.stack import processes
-from tests.stack.backends import jaeger_trace_ids, loki_count, poll, prom_value, sdk_drops
-from tests.stack.emit import spawn, summary
+from loadgen.backends import jaeger_trace_ids, loki_count, poll, prom_value, sdk_drops
+from loadgen.emit import spawn, summary
 
 pytestmark = pytest.mark.stack
 OUTAGE_S = float(os.environ.get("AGENT_OTEL_OUTAGE_S", "60"))

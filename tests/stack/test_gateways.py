@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from agent_otel.stack import binaries, processes
-from tests.stack.backends import collector_counters, jaeger_trace_ids, poll, prom_value, sdk_drops
-from tests.stack.emit import spawn, summary
+from loadgen.backends import collector_counters, jaeger_trace_ids, poll, prom_value, sdk_drops
+from loadgen.emit import spawn, summary
 
 pytestmark = pytest.mark.stack
 SHARE = 25.0  # percent of the ordinary traces the gateways keep

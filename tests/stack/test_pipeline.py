@@ -15,7 +15,7 @@ import time
 import httpx
 import pytest
 
-from tests.stack.backends import poll
+from loadgen.backends import poll
 
 pytestmark = pytest.mark.stack
 

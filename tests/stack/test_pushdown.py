@@ -15,7 +15,7 @@ import pytest
 from agent_otel.analyzer import pushdown
 from agent_otel.analyzer.report import build_report
 from agent_otel.analyzer.sources.stack import StackSource
-from tests.stack.backends import poll, prom_value
+from loadgen.backends import poll, prom_value
 
 pytestmark = pytest.mark.stack
 RUNS = 300

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.stack.backends import poll
+from loadgen.backends import poll
 
 pytestmark = pytest.mark.stack
 

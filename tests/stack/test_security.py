@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from agent_otel.stack import processes
-from tests.stack.backends import jaeger_trace_ids, poll
+from loadgen.backends import jaeger_trace_ids, poll
 
 pytestmark = pytest.mark.stack
 TOKEN = "t0k3n-" + uuid.uuid4().hex
@@ -32,7 +32,7 @@ def secured(stack, tmp_path_factory):
                    check=True, capture_output=True)
     token.write_text(TOKEN)
     local = processes.Stack(str(d), stack.ports)
-    grpc_port, http_port, health, telemetry = processes._free_ports(4)
+    grpc_port, http_port, health, telemetry = processes.free_ports(4)
     name, argv, env, health_url, urls = processes._collector(
         "secured", local, ["auth.yaml", "tls.yaml"], grpc_port, http_port, health, telemetry,
         AGENT_OTEL_TOKEN_FILE=str(token), AGENT_OTEL_TLS_CERT_FILE=str(cert), AGENT_OTEL_TLS_KEY_FILE=str(key))

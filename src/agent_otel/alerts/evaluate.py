@@ -16,8 +16,10 @@ from typing import Any
 import numpy as np
 
 from agent_otel.alerts.rules import Rule
+from agent_otel.analyzer.model import Report, to_dict
 from agent_otel.analyzer.report import Baseline, build_report
-from agent_otel.analyzer.sources.base import Source, SourceError, SpanFrame
+from agent_otel.analyzer.sources.base import Source, SpanFrame
+from agent_otel.errors import EmptyWindowError
 from agent_otel.analyzer.timewindow import baseline_window, parse_duration
 
 
@@ -54,38 +56,25 @@ def _instance(rule: Rule, scope_labels: dict[str, str], value: float, severity: 
     return Instance(rule, labels, value, {k: _render(v, values) for k, v in rule.annotations.items()})
 
 
-def _figure(item: dict[str, Any], path: str, window_s: float) -> float | None:
+def _figure(item: Any, path: str, window_s: float) -> float | None:
+    """A figure of a scope item through the report model's accessor, or one derived from the window length."""
     derived = {
-        "tokens_per_s": lambda: ((item.get("input_tokens") or 0) + (item.get("output_tokens") or 0)) / window_s,  # null: no tokens
-        "cost_usd_per_hour": lambda: (item.get("cost_usd") or 0) / (window_s / 3600),
+        "tokens_per_s": lambda: ((getattr(item, "input_tokens", 0) or 0) + (getattr(item, "output_tokens", 0) or 0)) / window_s,  # null: no tokens
+        "cost_usd_per_hour": lambda: (getattr(item, "cost_usd", 0) or 0) / (window_s / 3600),
     }
     if path in derived:
         return float(derived[path]())
-    node: Any = item
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return float(node) if isinstance(node, (int, float)) and not isinstance(node, bool) else None
+    return Report.figure(item, path)
 
 
-def _matches(item: dict[str, Any], select: dict[str, str]) -> bool:
-    return all(str(item.get(k)) == v for k, v in select.items())
+def _scope_items(report: Report, rule: Rule) -> list[tuple[dict[str, str], Any]]:
+    """(labels, item) of the rule's scope whose labels match its `select`."""
+    return [(labels, item) for labels, item in report.scope_items(rule.scope) if all(labels.get(k) == v for k, v in rule.select.items())]
 
 
-def _scope_items(report: dict[str, Any], rule: Rule) -> list[tuple[dict[str, str], dict[str, Any]]]:
-    if rule.scope == "totals":
-        return [({}, report["totals"])]
-    if rule.scope == "resources":
-        return [({}, report["resources"])]
-    if rule.scope == "services":
-        return [({"service": s["service"]}, s) for s in report.get("services", []) if _matches(s, rule.select)]
-    return [({"kind": g["kind"], "name": g["name"]}, g) for g in report["groups"] if _matches(g, rule.select)]
-
-
-def threshold(rule: Rule, report: dict[str, Any]) -> list[Instance]:
+def threshold(rule: Rule, report: Report) -> list[Instance]:
     out = []
-    window_s = report["window"]["seconds"]
+    window_s = report.window.seconds
     for labels, item in _scope_items(report, rule):
         value = _figure(item, rule.figure, window_s)
         if value is not None and rule.compare(value):
@@ -141,10 +130,10 @@ def slo(rule: Rule, source: Source, now_ns: int, service: str | None) -> list[In
 def regression(rule: Rule, source: Source, now_ns: int, window_s: float, service: str | None) -> list[Instance]:
     b_start, b_end = baseline_window(rule.baseline, now_ns)
     base = Baseline.from_frame(rule.baseline, source.spans(b_start, b_end, service), source.resources(b_start, b_end, service))
-    report = build_report(source, now_ns - int(window_s * 1e9), now_ns, service=service, baseline=base).to_dict()
+    report = build_report(source, now_ns - int(window_s * 1e9), now_ns, service=service, baseline=base)
     out = []
     for labels, group in _scope_items(report, rule):
-        verdict = group.get("baseline") or {}
+        verdict = to_dict(group.baseline) if group.baseline else {}
         if verdict.get("status") == "degraded":
             inst = _instance(rule, labels, float(verdict["p95_change_pct"]), extra=verdict)
             if not inst.annotations:
@@ -156,25 +145,23 @@ def regression(rule: Rule, source: Source, now_ns: int, window_s: float, service
 def evaluate(rules: list[Rule], source: Source, *, window_s: float = 300, now_ns: int | None = None, service: str | None = None) -> list[Instance]:
     """Every instance that holds now. An empty window is no data, not an error: nothing fires."""
     now_ns = now_ns or time.time_ns()
-    report: dict[str, Any] | None = None
+    report: Report | None = None
+    empty = False
     out: list[Instance] = []
     for rule in rules:
         if rule.type == "threshold":
-            if report is None:
+            if report is None and not empty:
                 try:
-                    report = build_report(source, now_ns - int(window_s * 1e9), now_ns, service=service).to_dict()
-                except SourceError as exc:
-                    if "no spans in the window" not in str(exc):
-                        raise
-                    report = {}
-            if report:
+                    report = build_report(source, now_ns - int(window_s * 1e9), now_ns, service=service)
+                except EmptyWindowError:
+                    empty = True
+            if report is not None:
                 out.extend(threshold(rule, report))
         elif rule.type == "slo":
             out.extend(slo(rule, source, now_ns, service))
         else:
             try:
                 out.extend(regression(rule, source, now_ns, window_s, service))
-            except SourceError as exc:
-                if "no spans in the window" not in str(exc):
-                    raise
+            except EmptyWindowError:
+                pass
     return out

@@ -10,11 +10,13 @@ skipped in a comment.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from agent_otel.alerts.rules import Rule
+from agent_otel.promql import selector
 
 DURATION = "agent_otel_duration_seconds"
 TOKENS = "gen_ai_client_token_usage_sum"
@@ -22,16 +24,8 @@ RATE = "5m"
 
 
 def _selector(rule: Rule, extra: str = "") -> str:
-    labels = []
-    if "kind" in rule.select:
-        labels.append(f'agent_otel_kind="{rule.select["kind"]}"')
-    if "name" in rule.select:
-        labels.append(f'agent_otel_name="{rule.select["name"]}"')
-    if "service" in rule.select:
-        labels.append(f'service_name="{rule.select["service"]}"')
-    if extra:
-        labels.append(extra)
-    return "{" + ",".join(labels) + "}"
+    s = rule.select
+    return selector({"agent_otel_kind": s.get("kind"), "agent_otel_name": s.get("name"), "service_name": s.get("service")}, *([extra] if extra else []))
 
 
 def _by(rule: Rule) -> str:
@@ -81,6 +75,13 @@ def _template(text: str, rule: Rule) -> str:
         return "{{ $labels." + _LABEL_OF.get(key, key) + " }}"
 
     return _PLACEHOLDER.sub(sub, text)
+
+
+def prometheus_rule_file(path: str | Path) -> str:
+    """An agent-otel alerts file (rules, receivers...) as the Prometheus rule file `stack up` loads."""
+    from agent_otel.alerts.cycle import load_config
+
+    return to_prometheus(load_config(path).rules)
 
 
 def to_prometheus(rules: list[Rule]) -> str:

@@ -16,13 +16,10 @@ from typing import Any
 import httpx
 
 from agent_otel.alerts.state import Alert, AlertStore
+from agent_otel.errors import ReceiverError  # noqa: F401  (re-exported)
 
 RECEIVER_TYPES = ("webhook", "chat", "stdout", "alertmanager")
 BACKOFF_S = (0.2, 0.5, 1.0)
-
-
-class ReceiverError(ValueError):
-    pass
 
 
 def _iso(ts: float | None) -> str:
@@ -135,8 +132,7 @@ def dispatch(store: AlertStore, receivers: list[Receiver], alerts: list[Alert], 
             body = receiver.body(members, dict(key))
             error = _deliver(receiver, body)
             if error:
-                store.conn.execute("INSERT INTO alerts_outbox (receiver, payload, attempts, created, last_error) VALUES (?, ?, ?, ?, ?)",
-                                   (receiver.name, json.dumps(body), len(BACKOFF_S) + 1, time.time(), error))
+                store.park(receiver.name, body, len(BACKOFF_S) + 1, error)
                 errors.append(f"{receiver.name}: {error}")
     return errors
 
@@ -144,17 +140,16 @@ def dispatch(store: AlertStore, receivers: list[Receiver], alerts: list[Alert], 
 def retry_outbox(store: AlertStore, receivers: list[Receiver]) -> int:
     """Send what earlier cycles could not; returns how many are still undelivered."""
     by_name = {r.name: r for r in receivers}
-    rows = store.conn.execute("SELECT id, receiver, payload, attempts FROM alerts_outbox ORDER BY id").fetchall()
     left = 0
-    for row_id, name, payload, attempts in rows:
+    for row_id, name, payload, attempts in store.parked():
         receiver = by_name.get(name)
         if receiver is None:
             left += 1
             continue
-        error = _deliver(receiver, json.loads(payload))
+        error = _deliver(receiver, payload)
         if error is None:
-            store.conn.execute("DELETE FROM alerts_outbox WHERE id = ?", (row_id,))
+            store.delivered(row_id)
         else:
-            store.conn.execute("UPDATE alerts_outbox SET attempts = ?, last_error = ? WHERE id = ?", (attempts + len(BACKOFF_S) + 1, error, row_id))
+            store.failed_again(row_id, attempts + len(BACKOFF_S) + 1, error)
             left += 1
     return left

@@ -37,6 +37,7 @@ import yaml
 
 from agent_otel.alerts.figures import check_figure, check_select
 from agent_otel.analyzer.timewindow import parse_duration
+from agent_otel.errors import RuleError  # noqa: F401  (re-exported)
 
 SEVERITIES = ("info", "warning", "critical")
 OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "==": operator.eq, "!=": operator.ne}
@@ -50,10 +51,6 @@ SLO_WINDOWS: tuple[tuple[str, str, str, float], ...] = (
     ("critical", "6h", "30m", 6.0),
     ("warning", "3d", "6h", 1.0),
 )
-
-
-class RuleError(ValueError):
-    """A rule file is wrong; the message names the file, the rule and the field."""
 
 
 @dataclass(frozen=True)

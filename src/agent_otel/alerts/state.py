@@ -171,6 +171,22 @@ class AlertStore:
     def firing(self) -> list[Alert]:
         return [a for a in self._load().values() if a.state == "firing"]
 
+    # -- outbox: notifications no receiver took yet ----------------------------------------
+    def park(self, receiver: str, payload: Any, attempts: int, error: str) -> None:
+        self.conn.execute("INSERT INTO alerts_outbox (receiver, payload, attempts, created, last_error) VALUES (?, ?, ?, ?, ?)",
+                          (receiver, json.dumps(payload), attempts, time.time(), error))
+
+    def parked(self) -> list[tuple[int, str, Any, int]]:
+        """(id, receiver, payload, attempts so far) of every parked notification, oldest first."""
+        rows = self.conn.execute("SELECT id, receiver, payload, attempts FROM alerts_outbox ORDER BY id").fetchall()
+        return [(i, r, json.loads(p), n) for i, r, p, n in rows]
+
+    def delivered(self, parked_id: int) -> None:
+        self.conn.execute("DELETE FROM alerts_outbox WHERE id = ?", (parked_id,))
+
+    def failed_again(self, parked_id: int, attempts: int, error: str) -> None:
+        self.conn.execute("UPDATE alerts_outbox SET attempts = ?, last_error = ? WHERE id = ?", (attempts, error, parked_id))
+
 
 def inhibited(alert: Alert, firing: list[Alert]) -> bool:
     """A critical alert silences the warning/info alert of the same rule and target."""

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import yaml
+from agent_otel.errors import PriceError  # noqa: F401  (re-exported)
 
 # USD per 1M tokens (input, output); public list prices at the time of writing.
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
@@ -18,10 +19,6 @@ DEFAULT_PRICES: dict[str, tuple[float, float]] = {
     "claude-3-5-haiku": (0.80, 4.00),
     "claude-sonnet-4": (3.00, 15.00),
 }
-
-
-class PriceError(ValueError):
-    pass
 
 
 def load_prices(path: str | Path | None) -> dict[str, tuple[float, float]]:

@@ -19,6 +19,9 @@ import numpy as np
 from agent_otel.analyzer import report as raw
 from agent_otel.analyzer.pricing import DEFAULT_PRICES, price_for
 from agent_otel.analyzer.sources.base import SourceError, SpanFrame
+from agent_otel.analyzer.model import SCHEMA, SCHEMA_VERSION, Report
+from agent_otel.errors import EmptyWindowError
+from agent_otel.promql import selector
 from agent_otel.analyzer.stats import PERCENTILES
 
 CALLS = "traces_span_metrics_calls_total"
@@ -35,8 +38,7 @@ TRACE_ID = 10  # column of a span row (SpanFrame.from_rows)
 
 def _sel(service: str | None, *extra: str) -> str:
     """A label selector for the service (or every service) plus `extra` matchers."""
-    parts = [f'service_name="{service}"' if service else 'service_name!=""', *extra]
-    return "{" + ", ".join(parts) + "}"
+    return selector({"service_name": service}, *extra) if service else selector(None, 'service_name!=""', *extra)
 
 
 def _seconds(start_ns: int, end_ns: int) -> int:
@@ -92,7 +94,7 @@ def build_pushdown_report(source: Any, start_ns: int, end_ns: int, *, service: s
     progress("PromQL: counts, errors, percentiles")
     calls = by(win.growth(CALLS, sel, kn), *GROUP)
     if not calls or sum(calls.values()) < 0.5:
-        raise SourceError(f"no spans in the window (spanmetrics in {prom.api.shown_url}{', service ' + service if service else ''})")
+        raise EmptyWindowError(f"no spans in the window (spanmetrics in {prom.api.shown_url}{', service ' + service if service else ''})")
     errors = by(win.growth(CALLS, _sel(service, ERROR), kn), *GROUP)
     buckets = win.growth(BUCKETS, sel, "le, agent_otel_kind, agent_otel_name")
     quantiles = {p: by(f"histogram_quantile({p / 100}, {buckets})", *GROUP) for p in PERCENTILES}
@@ -147,7 +149,7 @@ def build_pushdown_report(source: Any, start_ns: int, end_ns: int, *, service: s
 
     progress("Jaeger: the traces worth explaining")
     frame = _explained_traces(source, start_ns, end_ns, service, services)
-    bottlenecks, slowest, _ = raw._bottlenecks(source, frame, progress) if len(frame) else ([], [], 0)
+    bottlenecks, slowest, _ = raw.explain_bottlenecks(source, frame, progress) if len(frame) else ([], [], 0)
     top_errors = _top_errors(source, win, start_ns, end_ns, frame, service)
     progress("Jaeger/Loki: the slowest and failing traces")
     traces = raw.trace_views(source, [t["trace_id"] for t in slowest] + [e["trace_id"] for e in top_errors if e["trace_id"]])
@@ -155,7 +157,7 @@ def build_pushdown_report(source: Any, start_ns: int, end_ns: int, *, service: s
     total_calls = sum(g["count"] for g in groups)
     total_errors = sum(g["errors"] for g in groups)
     data = {
-        "schema": raw.SCHEMA, "version": raw.SCHEMA_VERSION, "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "schema": SCHEMA, "version": SCHEMA_VERSION, "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "source": f"{source.name} (push-down)", "service": service,
         "window": {"start_ns": start_ns, "end_ns": end_ns, "seconds": round(window_s, 3),
                    "data_start_ns": data_start, "data_end_ns": data_end, "data_seconds": round(data_s, 3)}, "baseline_label": None,
@@ -169,12 +171,12 @@ def build_pushdown_report(source: Any, start_ns: int, end_ns: int, *, service: s
         "resources": {"cpu_utilization": res.cpu_utilization, "memory_rss_bytes": res.memory_rss_bytes, "gpu_utilization": res.gpu_utilization,
                       "gpu_memory_bytes": res.gpu_memory_bytes, "inference": res.extra},
         "timeseries": series, "traces": traces,
-        "recommendations": raw._recommendations(groups, bottlenecks, cost),
+        "recommendations": raw.recommend(groups, bottlenecks, cost),
         "traces_fetched": len(set(frame.trace_id)) if len(frame) else 0,
         "analysis_seconds": None,
     }
     data["analysis_seconds"] = round(time.perf_counter() - t0, 3)
-    return raw.Report(data)
+    return Report.from_dict(data)
 
 
 def _services(source: Any, win: Window, service: str | None, end_ns: int, window_s: float) -> list[dict[str, Any]]:

@@ -19,12 +19,12 @@ import numpy as np
 
 from agent_otel.analyzer import stats
 from agent_otel.analyzer.critical_path import critical_path
+from agent_otel.analyzer.model import SCHEMA, SCHEMA_VERSION, Report
 from agent_otel.analyzer.pricing import price_for
 from agent_otel.analyzer.rollup import agent_rollup
 from agent_otel.analyzer.sources.base import ResourceFigures, Source, SourceError, SpanFrame
+from agent_otel.errors import EmptyWindowError
 
-SCHEMA = "agent-otel/report"
-SCHEMA_VERSION = 2  # 2: data span, token scope/unpriced tokens, histograms, richer timeseries, embedded traces
 SLOWEST_TRACES = 5
 PATH_SAMPLE = 200
 BASELINE_SAMPLES = 2000
@@ -68,20 +68,6 @@ class Baseline:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise SourceError(f"baseline file {p}: {exc}") from None
         return cls(f"file {p.name}", samples, rates, {"cpu_utilization": res.get("cpu_utilization"), "memory_rss_bytes": res.get("memory_rss_bytes")}, window)
-
-
-@dataclass
-class Report:
-    data: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.data
-
-    def to_json(self, *, with_samples: bool = False) -> str:
-        data = self.data
-        if not with_samples:
-            data = {**data, "groups": [{k: v for k, v in g.items() if k != "latency_samples_ms"} for g in data["groups"]]}
-        return json.dumps(data, indent=2, default=float)
 
 
 def _group_indices(frame: SpanFrame) -> dict[tuple[str, str], np.ndarray]:
@@ -145,7 +131,7 @@ def latency_histogram(current: np.ndarray, base: np.ndarray | None, bins: int = 
     return out
 
 
-def _bottlenecks(source: Source, frame: SpanFrame, progress: Progress) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+def explain_bottlenecks(source: Source, frame: SpanFrame, progress: Progress) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
     roots = np.flatnonzero(np.array([p is None for p in frame.parent_id], dtype=bool)) if len(frame) else np.array([], dtype=int)
     if roots.size == 0:
         return [], [], 0
@@ -203,7 +189,7 @@ def _errors(source: Source, frame: SpanFrame, start_ns: int, end_ns: int) -> lis
     ]
 
 
-def _recommendations(groups: list[dict[str, Any]], bottlenecks: list[dict[str, Any]], total_cost: float) -> list[str]:
+def recommend(groups: list[dict[str, Any]], bottlenecks: list[dict[str, Any]], total_cost: float) -> list[str]:
     recs = []
     by_key = {(g["kind"], g["name"]): g for g in groups}
     for b in [b for b in bottlenecks if b["kind"] not in ("agent", "workflow")][:2]:
@@ -247,7 +233,7 @@ def build_report(
     progress(f"reading spans from {source.name}")
     frame = source.spans(start_ns, end_ns, service)
     if len(frame) == 0:
-        raise SourceError(f"no spans in the window ({source.name}{', service ' + service if service else ''})")
+        raise EmptyWindowError(f"no spans in the window ({source.name}{', service ' + service if service else ''})")
     window_s = max((end_ns - start_ns) / 1e9, 1e-9)
     data_start, data_end = int(frame.start_ns.min()), int((frame.start_ns + frame.duration_ms * 1e6).max())
     data_s = max((data_end - data_start) / 1e9, 1e-3)  # rates are over the time the data covers, not the window asked for
@@ -280,7 +266,7 @@ def build_report(
                 g["baseline"]["error_rate_change_points"] = round((g["error_rate"] - baseline.error_rates[key]) * 100, 2)
         groups.append(g)
 
-    bottlenecks, slowest, trace_count = _bottlenecks(source, frame, progress)
+    bottlenecks, slowest, trace_count = explain_bottlenecks(source, frame, progress)
     errors = _errors(source, frame, start_ns, end_ns)
     progress("loading the slowest and failing traces")
     traces = trace_views(source, [t["trace_id"] for t in slowest] + [e["trace_id"] for e in errors])
@@ -326,11 +312,11 @@ def build_report(
         "resources": resources,
         "timeseries": _timeseries(frame, cost, data_start, data_end),
         "traces": traces,
-        "recommendations": _recommendations(groups, bottlenecks, total_cost),
+        "recommendations": recommend(groups, bottlenecks, total_cost),
         "analysis_seconds": None,
     }
     data["analysis_seconds"] = round(time.perf_counter() - t0, 3)
-    return Report(data)
+    return Report.from_dict(data)
 
 
 def _group_tokens(kind: str, idx: np.ndarray, frame: SpanFrame, cost: np.ndarray, unpriced_tok: np.ndarray, rolled: np.ndarray | None,

@@ -10,13 +10,16 @@ import httpx
 import typer
 from rich.console import Console
 
+from agent_otel.analyzer.render.console import stdout_console  # noqa: F401  (the CLI's commands print on it)
+
+# Options several commands share (one definition, one help text).
+SOURCE = typer.Option("auto", help="local, stack, or auto (the running stack if `agent-otel stack up` ran, else local).")
+STORE = typer.Option(None, help="Local store file (default: $AGENT_OTEL_STORE or ~/.local/share/agent-otel/store.db).")
+JAEGER = typer.Option(None, help="Jaeger query URL (stack source).")
+FORMAT = typer.Option("terminal", "--format", help="terminal, json or html.")
+OUTPUT = typer.Option(None, "-o", "--output", help="Write json/html here instead of stdout.")
+
 _err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error stays one line, however long
-
-
-def stdout_console() -> Console:
-    """The console for results: wide when piped or captured, so tables are not squeezed to 80 columns."""
-    console = Console()
-    return console if console.is_terminal else Console(width=160)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -63,18 +66,9 @@ def source_options(kind: str, *, store: str | None, jaeger: str | None, promethe
         if kind == "auto" and announce:
             _err.print(f"source: {choice.describe()} (--source auto)")
         kind = choice.kind
-    header_map = {}
-    for i, h in enumerate(headers or []):
-        key, sep, value = h.partition(":")
-        if not sep or not key.strip():
-            fail(f"--header number {i + 1}: expected 'Name: value' (value not shown)")
-        header_map[key.strip()] = value.strip()
+    from agent_otel.headers import parse_headers
+
+    with user_errors():
+        header_map = parse_headers(headers or [], "--header")
     return open_source(kind, store=store, jaeger=jaeger, prometheus=prometheus, loki=loki, headers=header_map or None)
 
-
-def _running_stack_urls() -> dict[str, str] | None:
-    try:
-        from agent_otel.stack.state import running_urls
-    except ImportError:
-        return None
-    return running_urls()

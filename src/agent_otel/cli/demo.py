@@ -26,16 +26,16 @@ def demo(
     """A multi-step sample agent (planner, tools, model calls, some failures and slow calls), then its report."""
     import agent_otel
     from agent_otel import demo as sample
-    from agent_otel.analyzer.run import make_report, write_report
+    from agent_otel.cli.run import make_report, write_report
     from agent_otel.analyzer.sources import open_source
 
     if fmt not in ("terminal", "json", "html"):
         fail(f"--format {fmt!r}: expected terminal, json or html")
     with user_errors():
         if stack:
-            from agent_otel.cli.common import _running_stack_urls
+            from agent_otel.stack.state import running_urls
 
-            urls = _running_stack_urls()
+            urls = running_urls()
             if not urls:
                 fail("--stack: no running stack found; start it with `agent-otel stack up`")
             agent_otel.configure("agent-otel-demo", exporter="otlp", endpoint=urls["otlp_grpc"], metric_interval=2, resource_metrics=_has_resources())

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from agent_otel.cli.common import fail, source_options, user_errors
+from agent_otel.cli.common import FORMAT, JAEGER, OUTPUT, SOURCE, STORE, fail, source_options, user_errors
 
 err = Console(stderr=True)
 
@@ -20,12 +20,12 @@ def report(
     baseline: Optional[str] = typer.Option(None, help="Baseline window FROM..TO (e.g. 24h..1h) or a saved baseline file."),
     save_baseline: Optional[Path] = typer.Option(None, help="Save this report as a baseline file for later comparisons."),
     service: Optional[str] = typer.Option(None, help="Only this service.name."),
-    fmt: str = typer.Option("terminal", "--format", help="terminal, json or html."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write json/html here instead of stdout."),
-    source: str = typer.Option("auto", help="local, stack, or auto (the running stack if `agent-otel stack up` ran, else local)."),
-    store: Optional[str] = typer.Option(None, help="Local store file (default: $AGENT_OTEL_STORE or ~/.local/share/agent-otel/store.db)."),
+    fmt: str = FORMAT,
+    output: Optional[Path] = OUTPUT,
+    source: str = SOURCE,
+    store: Optional[str] = STORE,
     prices: Optional[Path] = typer.Option(None, help="Price table (YAML/JSON: model -> {input, output} USD per 1M tokens)."),
-    jaeger: Optional[str] = typer.Option(None, help="Jaeger query URL (stack source)."),
+    jaeger: Optional[str] = JAEGER,
     prometheus: Optional[str] = typer.Option(None, help="Prometheus URL (stack source)."),
     loki: Optional[str] = typer.Option(None, help="Loki URL (stack source)."),
     pushdown: str = typer.Option("auto", help="Stack source: compute figures in Prometheus/Loki (always), from raw Jaeger spans (never), or by window size (auto)."),
@@ -33,7 +33,7 @@ def report(
     header: Optional[list[str]] = typer.Option(None, help="'Name: value' sent to every backend (repeatable; per backend: AGENT_OTEL_JAEGER_HEADERS, _PROMETHEUS_, _LOKI_). Never printed."),
 ) -> None:
     """Report call counts, latency percentiles, errors, tokens, cost and bottlenecks of a window."""
-    from agent_otel.analyzer.run import make_report, write_report
+    from agent_otel.cli.run import make_report, write_report
 
     if fmt not in ("terminal", "json", "html"):
         fail(f"--format {fmt!r}: expected terminal, json or html")
@@ -46,12 +46,10 @@ def report(
 @contextlib.contextmanager
 def _pointing_at_the_data() -> Iterator[None]:
     """A missing store or an empty window: say where data was last written and the command that reads it."""
-    from agent_otel.analyzer.sources.base import SourceError
+    from agent_otel.errors import NoDataError
     from agent_otel.stack.discovery import where_to_look
 
     try:
         yield
-    except (SourceError, FileNotFoundError) as exc:
-        if "no spans in the window" not in str(exc) and "does not exist" not in str(exc):
-            raise
+    except NoDataError as exc:
         fail(f"{exc}; {where_to_look()}")

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agent_otel.cli.common import fail, stdout_console
+from agent_otel.cli.common import fail, stdout_console, user_errors
 
 app = typer.Typer(help="Run the real collector, Jaeger, Prometheus and Loki locally (built from the Go module proxy).", no_args_is_help=True)
 console = Console(stderr=True)
@@ -76,10 +76,15 @@ def up(
     if build:
         install(None)
     d = _data_dir(data_dir)
+    if alert_rules:
+        from agent_otel.alerts.export import prometheus_rule_file
+
+        with user_errors():
+            prometheus_rules = prometheus_rule_file(alert_rules)
     try:
         ports = processes.Ports.from_base(base_port) if base_port else processes.Ports()
         with console.status("starting...") as status:
-            stack = processes.up(d, ports, timeout_s=timeout, alert_rules=alert_rules, alert_webhook=alert_webhook,
+            stack = processes.up(d, ports, timeout_s=timeout, alert_rules=prometheus_rules if alert_rules else None, alert_webhook=alert_webhook,
                                  gateways=gateways, sampling={"AGENT_OTEL_SAMPLING_PERCENT": str(sample_percent), "AGENT_OTEL_SAMPLING_SLOW_MS": str(slow_ms)},
                                  log=lambda m: status.update(m))
     except processes.StackError as exc:

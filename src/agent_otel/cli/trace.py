@@ -7,19 +7,19 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
-from agent_otel.cli.common import fail, source_options, user_errors
+from agent_otel.analyzer.render.console import write_output
+from agent_otel.cli.common import FORMAT, JAEGER, OUTPUT, SOURCE, STORE, fail, source_options, user_errors
 
 
 def trace(
     trace_id: str = typer.Argument(..., help="The trace id (32 hex digits) as a report shows it."),
-    source: str = typer.Option("auto", help="local, stack, or auto (the running stack if `agent-otel stack up` ran, else local)."),
-    store: Optional[str] = typer.Option(None, help="Local store file (default: $AGENT_OTEL_STORE or ~/.local/share/agent-otel/store.db)."),
-    jaeger: Optional[str] = typer.Option(None, help="Jaeger query URL (stack source)."),
+    source: str = SOURCE,
+    store: Optional[str] = STORE,
+    jaeger: Optional[str] = JAEGER,
     loki: Optional[str] = typer.Option(None, help="Loki URL (stack source): the trace's log lines."),
-    fmt: str = typer.Option("terminal", "--format", help="terminal, json or html."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write json/html here instead of stdout."),
+    fmt: str = FORMAT,
+    output: Optional[Path] = OUTPUT,
     header: Optional[list[str]] = typer.Option(None, help="'Name: value' sent to every backend (repeatable). Never printed."),
 ) -> None:
     """Show one trace: span tree on a time axis, critical path, tokens, errors, events and log lines."""
@@ -41,8 +41,4 @@ def trace(
         from agent_otel.analyzer.render.waterfall import page
 
         text = page(view)
-    if output:
-        output.write_text(text)
-        Console(stderr=True).print(f"wrote {output} ({len(text):,} bytes)")
-    else:
-        typer.echo(text)
+    write_output(text, output)

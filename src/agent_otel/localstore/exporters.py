@@ -18,8 +18,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode
 
-from agent_otel import semconv
 from agent_otel.localstore.store import Store
+from agent_otel.span_fields import span_fields
 
 _logger = logging.getLogger("agent_otel.localstore")
 
@@ -41,24 +41,13 @@ def span_row(span: ReadableSpan) -> tuple[object, ...]:
     service = span.resource.attributes.get("service.name") if span.resource else None
     error = span.status.status_code == StatusCode.ERROR
     start, end = span.start_time or 0, span.end_time or span.start_time or 0
+    f = span_fields(span.name, a, error, span.status.description)
     return (
         format(span.context.trace_id, "032x"),
         format(span.context.span_id, "016x"),
         format(span.parent.span_id, "016x") if span.parent else None,
-        service,
-        span.name,
-        a.get(semconv.AGENT_OTEL_KIND) or "span",
-        a.get(semconv.AGENT_OTEL_NAME) or span.name,
-        start,
-        end,
-        (end - start) / 1e6,
-        int(error),
-        a.get(semconv.ERROR_TYPE) or (span.status.description if error else None),
-        a.get(semconv.GEN_AI_RESPONSE_MODEL) or a.get(semconv.GEN_AI_REQUEST_MODEL) or a.get(semconv.AGENT_OTEL_INFERENCE_MODEL),
-        a.get(semconv.GEN_AI_PROVIDER_NAME) or a.get(semconv.AGENT_OTEL_INFERENCE_PROVIDER),
-        a.get(semconv.GEN_AI_USAGE_INPUT_TOKENS),
-        a.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS),
-        _json(a),
+        service, span.name, f.kind, f.target, start, end, (end - start) / 1e6, int(error),
+        f.error_type, f.model, f.provider, f.input_tokens, f.output_tokens, _json(a),
     )
 
 
@@ -68,18 +57,25 @@ def event_rows(span: ReadableSpan) -> list[tuple[object, ...]]:
     return [(trace_id, span_id, e.timestamp, e.name, _json(e.attributes)) for e in span.events or ()]
 
 
+def _write(store: Store, what: str, batches: list[tuple[str, tuple[str, ...], list[tuple[object, ...]]]]) -> bool:
+    """Write each (table, columns, rows); False (the SDK counts a failed export) with one warning."""
+    try:
+        for table, columns, rows in batches:
+            store.write(table, columns, rows)
+        return True
+    except Exception:  # noqa: BLE001 - counted by the SDK as a failed export
+        _logger.warning("local store: could not write %s", what, exc_info=True)
+        return False
+
+
 class LocalSpanExporter(SpanExporter):
     def __init__(self, store: Store) -> None:
         self._store = store
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        try:
-            self._store.write("spans", SPAN_COLUMNS, [span_row(s) for s in spans])
-            self._store.write("span_events", EVENT_COLUMNS, [e for s in spans for e in event_rows(s)])
-            return SpanExportResult.SUCCESS
-        except Exception:  # noqa: BLE001 - counted by the SDK as a failed export
-            _logger.warning("local store: could not write %d spans", len(spans), exc_info=True)
-            return SpanExportResult.FAILURE
+        ok = _write(self._store, f"{len(spans)} spans", [("spans", SPAN_COLUMNS, [span_row(s) for s in spans]),
+                                                          ("span_events", EVENT_COLUMNS, [e for s in spans for e in event_rows(s)])])
+        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
     def shutdown(self) -> None:
         pass
@@ -104,12 +100,8 @@ class LocalMetricExporter(MetricExporter):
                         else:
                             value = getattr(p, "value", None)
                             rows.append((p.time_unix_nano, service, metric.name, metric.unit, _json(p.attributes), value, None, None))
-        try:
-            self._store.write("metric_points", METRIC_COLUMNS, rows)
-            return MetricExportResult.SUCCESS
-        except Exception:  # noqa: BLE001
-            _logger.warning("local store: could not write %d metric points", len(rows), exc_info=True)
-            return MetricExportResult.FAILURE
+        ok = _write(self._store, f"{len(rows)} metric points", [("metric_points", METRIC_COLUMNS, rows)])
+        return MetricExportResult.SUCCESS if ok else MetricExportResult.FAILURE
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
         return True
@@ -139,12 +131,8 @@ class LocalLogExporter(LogRecordExporter):
                     _json(record.attributes),
                 )
             )
-        try:
-            self._store.write("logs", LOG_COLUMNS, rows)
-            return LogRecordExportResult.SUCCESS
-        except Exception:  # noqa: BLE001
-            _logger.warning("local store: could not write %d log records", len(rows), exc_info=True)
-            return LogRecordExportResult.FAILURE
+        ok = _write(self._store, f"{len(rows)} log records", [("logs", LOG_COLUMNS, rows)])
+        return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         return True

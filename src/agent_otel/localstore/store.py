@@ -15,7 +15,8 @@ import threading
 import time
 from pathlib import Path
 
-from agent_otel import semconv
+from agent_otel import semconv, settings
+from agent_otel.errors import StoreNotFoundError  # a SourceError: readers say where data went
 
 _logger = logging.getLogger("agent_otel.localstore")
 
@@ -53,10 +54,10 @@ CREATE INDEX IF NOT EXISTS span_events_trace ON span_events(trace_id);
 
 
 def default_path() -> Path:
-    env = os.environ.get(semconv.ENV_STORE_PATH)
+    env = settings.raw(semconv.ENV_STORE_PATH)
     if env:
         return Path(env).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
+    base = settings.raw("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
     return Path(base) / "agent-otel" / "store.db"
 
 
@@ -99,7 +100,7 @@ def connect(path: str | os.PathLike[str] | None = None, *, readonly: bool = Fals
     p = Path(path).expanduser() if path else default_path()
     if readonly:
         if not p.exists():
-            raise FileNotFoundError(f"local store {p} does not exist (run an agent with configure(exporter='local') first)")
+            raise StoreNotFoundError(f"local store {p} does not exist (run an agent with configure(exporter='local') first)")
     else:
         make_private(p)
     conn = sqlite3.connect(str(p), timeout=30, check_same_thread=False, isolation_level=None)

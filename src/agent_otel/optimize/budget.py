@@ -20,10 +20,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from agent_otel.optimize.telemetry import instrument
-
-
-class BudgetExceeded(RuntimeError):
-    """An admission was refused; the message names the agent, the resource and the limit."""
+from agent_otel.errors import BudgetExceeded  # noqa: F401  (re-exported)
 
 
 @dataclass

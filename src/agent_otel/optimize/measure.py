@@ -12,10 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-
-class ModelError(ValueError):
-    """The model file or its inputs are not usable; the message says which and why."""
+from agent_otel.errors import ModelError  # noqa: F401  (re-exported)
 
 
 @dataclass

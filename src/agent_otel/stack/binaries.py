@@ -36,6 +36,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from agent_otel import settings
+from agent_otel.errors import BuildError  # noqa: F401  (re-exported)
 
 OCB_VERSION = "v0.161.0"
 JAEGER_VERSION = "v1.76.0"
@@ -45,12 +47,8 @@ PROMETHEUS_VERSION = "v0.316.0"
 Log = Callable[[str], None]
 
 
-class BuildError(RuntimeError):
-    """A program could not be built; the message names it and the log file with go's output."""
-
-
 def cache_root() -> Path:
-    return Path(os.environ.get("AGENT_OTEL_CACHE") or Path.home() / ".cache" / "agent-otel")
+    return Path(settings.raw("AGENT_OTEL_CACHE") or Path.home() / ".cache" / "agent-otel")
 
 
 def bin_dir() -> Path:

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent_otel import settings
 from agent_otel.localstore.store import default_path
 from agent_otel.stack.state import default_data_dir, running_urls
 
@@ -50,7 +51,7 @@ def auto_choice(store: str | os.PathLike[str] | None = None) -> Choice:
 
 
 def _state_file() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    base = settings.raw("XDG_STATE_HOME") or Path.home() / ".local" / "state"
     return Path(base) / "agent-otel" / "last-write.json"
 
 

@@ -6,11 +6,11 @@ What was started is written to ``<data dir>/stack.json`` (pid, binary, log file,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
-import signal
 import socket
 import stat
 import subprocess
@@ -23,15 +23,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import psutil
 
 from agent_otel.stack import binaries
+from agent_otel.errors import StackError  # noqa: F401  (re-exported)
 
 STATE_FILE = "stack.json"
 _logger = logging.getLogger("agent_otel.stack")
-
-
-class StackError(RuntimeError):
-    """The stack could not start or stop; the message names the program and its log file."""
 
 
 @dataclass
@@ -60,17 +58,8 @@ class Ports:
     @classmethod
     def free(cls) -> Ports:
         """Ports the OS says are free now (tests run several stacks without clashing)."""
-        socks, chosen = [], {}
-        try:
-            for f in fields(cls):
-                s = socket.socket()
-                s.bind(("127.0.0.1", 0))
-                socks.append(s)
-                chosen[f.name] = s.getsockname()[1]
-        finally:
-            for s in socks:
-                s.close()
-        return cls(**chosen)
+        names = [f.name for f in fields(cls)]
+        return cls(**dict(zip(names, free_ports(len(names)))))
 
 
 @dataclass
@@ -151,12 +140,22 @@ def _port_free(port: int) -> bool:
             return False
 
 
-def _alive(proc: Proc) -> bool:
+def _ours(proc: Proc) -> psutil.Process | None:
+    """The running process `proc` recorded, or None when it exited or its pid now runs another program."""
     try:
-        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")[0].decode()
-    except OSError:
-        return False
-    return cmdline == proc.binary  # a reused pid runs another program: not ours
+        p = psutil.Process(proc.pid)
+        if p.status() == psutil.STATUS_ZOMBIE:
+            p.wait(0)  # our own child that exited: reap it
+            return None
+        argv = p.cmdline()
+    except (psutil.Error, psutil.TimeoutExpired):
+        return None
+    return p if argv and argv[0] == proc.binary else None
+
+
+def alive(proc: Proc) -> bool:
+    """Whether the program still runs: same pid and same binary (a reused pid is not ours)."""
+    return _ours(proc) is not None
 
 
 def healthy(url: str) -> bool:
@@ -171,13 +170,10 @@ def alertmanager_binary() -> str | None:
     return shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 
 
-def _alert_rules(rules: Path, cfg: Path) -> list[str]:
-    """Our alert rule file, exported as a Prometheus rule file for this stack's Prometheus."""
-    from agent_otel.alerts.cycle import load_config
-    from agent_otel.alerts.export import to_prometheus
-
+def _rule_files(prometheus_rules: str, cfg: Path) -> list[str]:
+    """The Prometheus rule file text (`agent_otel.alerts.export.prometheus_rule_file`), written for this stack's Prometheus."""
     out = cfg / "agent-otel.rules.yml"
-    out.write_text(to_prometheus(load_config(rules).rules))
+    out.write_text(prometheus_rules)
     return [str(out)]
 
 
@@ -185,7 +181,8 @@ def _data_config(name: str) -> str:
     return str(Path(str(resources.files("agent_otel.stack") / "data" / name)).resolve())
 
 
-def _free_ports(n: int) -> list[int]:
+def free_ports(n: int) -> list[int]:
+    """`n` distinct ports on 127.0.0.1 that the OS says are free now."""
     socks = [socket.socket() for _ in range(n)]
     try:
         for s in socks:
@@ -231,14 +228,14 @@ def _collectors(stack: Stack, gateways: int, sampling: dict[str, str]) -> list[C
         return [_collector("collector", stack, [], p.otlp_grpc, p.otlp_http, p.collector_health, p.collector_telemetry)]
     out = []
     for i in range(gateways):
-        g = _free_ports(4)
+        g = free_ports(4)
         out.append(_collector(f"gateway-{i}", stack, ["sampling.yaml"], *g, **sampling))
-        a = [p.otlp_grpc, p.otlp_http, p.collector_health, p.collector_telemetry] if i == 0 else _free_ports(4)
+        a = [p.otlp_grpc, p.otlp_http, p.collector_health, p.collector_telemetry] if i == 0 else free_ports(4)
         out.append(_collector("collector" if i == 0 else f"collector-{i}", stack, ["forward.yaml"], *a, AGENT_OTEL_GATEWAY_ENDPOINT=f"127.0.0.1:{g[0]}"))
     return out
 
 
-def _commands(stack: Stack, alert_rules: Path | None, alert_webhook: str | None, gateways: int = 0, sampling: dict[str, str] | None = None) -> list[Command]:
+def _commands(stack: Stack, alert_rules: str | None, alert_webhook: str | None, gateways: int = 0, sampling: dict[str, str] | None = None) -> list[Command]:
     """(name, argv, env, health URL) of each program, backends first."""
     p, d = stack.ports, Path(stack.data_dir)
     cfg = d / "config"
@@ -247,7 +244,7 @@ def _commands(stack: Stack, alert_rules: Path | None, alert_webhook: str | None,
     if (alert_rules or alert_webhook) and am_bin is None:
         raise StackError("alerting needs Alertmanager: apt-get install prometheus-alertmanager")
     values = {**asdict(p), "data_dir": str(d), "jaeger_max_traces": 200000, "evaluation_interval": "5s",
-              "rule_files": json.dumps(_alert_rules(alert_rules, cfg) if alert_rules else []),
+              "rule_files": json.dumps(_rule_files(alert_rules, cfg) if alert_rules else []),
               "alerting": f"alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{p.alertmanager}']" if am_bin else "",
               "webhook": json.dumps(alert_webhook or "http://127.0.0.1:9/unused")}
     collectors = _collectors(stack, gateways, sampling or {})
@@ -298,14 +295,14 @@ def up(
     ports: Ports | None = None,
     *,
     timeout_s: float = 90,
-    alert_rules: str | Path | None = None,
+    alert_rules: str | None = None,
     alert_webhook: str | None = None,
     gateways: int = 0,
     sampling: dict[str, str] | None = None,
     log=lambda _msg: None,  # noqa: ANN001
 ) -> Stack:
-    """Start Jaeger, Prometheus, Loki and the collector (with `alert_rules`/`alert_webhook`, also
-    Alertmanager, and Prometheus evaluating the rules; with `gateways` N, N gateway collectors
+    """Start Jaeger, Prometheus, Loki and the collector (with `alert_rules`, a Prometheus rule file's
+    text, or `alert_webhook`, also Alertmanager, and Prometheus evaluating the rules; with `gateways` N, N gateway collectors
     behind N agent-tier collectors, `sampling` setting their AGENT_OTEL_SAMPLING_* variables);
     on any failure stop what was started."""
     data_dir = Path(data_dir).expanduser().resolve()
@@ -313,7 +310,7 @@ def up(
     if gateways < 0:
         raise StackError(f"--gateways {gateways}: expected 0 or more")
     existing = Stack.load(data_dir)
-    if existing and any(_alive(pr) for pr in existing.procs):
+    if existing and any(alive(pr) for pr in existing.procs):
         raise StackError(f"a stack from {data_dir} is already running; `agent-otel stack down --data-dir {data_dir}` first")
     stack = Stack(str(data_dir), ports or Ports())
     missing = [p.name for p in (binaries.COLLECTOR, binaries.JAEGER, binaries.LOKI, binaries.PROMETHEUS) if not p.installed()]
@@ -323,7 +320,7 @@ def up(
     if busy:
         raise StackError(f"port(s) in use on 127.0.0.1: {', '.join(busy)}; pick others with --base-port")
     try:
-        for name, argv, env, health, urls in _commands(stack, Path(alert_rules) if alert_rules else None, alert_webhook, gateways, sampling):
+        for name, argv, env, health, urls in _commands(stack, alert_rules, alert_webhook, gateways, sampling):
             _launch(stack, name, argv, env, health, urls, timeout_s, log)
     except BaseException:
         down(data_dir)
@@ -336,11 +333,11 @@ def stop(data_dir: str | Path, name: str, *, kill: bool = False, timeout_s: floa
     `restart` brings it back (fault tests)."""
     stack = _started(data_dir)
     proc = stack.proc(name)
-    if kill and _alive(proc):
-        os.kill(proc.pid, signal.SIGKILL)
-        while _alive(proc):
-            _reap(proc.pid)
-            time.sleep(0.05)
+    p = _ours(proc) if kill else None
+    if p is not None:
+        p.kill()
+        with contextlib.suppress(psutil.Error, psutil.TimeoutExpired):
+            p.wait(timeout_s)
     _terminate(proc, timeout_s)
 
 
@@ -362,16 +359,18 @@ def _started(data_dir: str | Path) -> Stack:
 
 
 def _terminate(proc: Proc, timeout_s: float) -> bool:
-    if not _alive(proc):
+    """SIGTERM, then SIGKILL after `timeout_s`; psutil's wait reaps our own children."""
+    p = _ours(proc)
+    if p is None:
         return False
-    os.kill(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while _alive(proc) and time.monotonic() < deadline:
-        _reap(proc.pid)
-        time.sleep(0.1)
-    if _alive(proc):
-        os.kill(proc.pid, signal.SIGKILL)
-    _reap(proc.pid)
+    with contextlib.suppress(psutil.NoSuchProcess):
+        p.terminate()
+        try:
+            p.wait(timeout_s)
+        except psutil.TimeoutExpired:
+            p.kill()
+            with contextlib.suppress(psutil.TimeoutExpired):
+                p.wait(5)
     return True
 
 
@@ -386,16 +385,9 @@ def down(data_dir: str | Path, *, timeout_s: float = 15) -> list[str]:
     return stopped
 
 
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
-
-
 def status(data_dir: str | Path) -> list[tuple[Proc, bool, bool]]:
     """(process, running, healthy) of each recorded program."""
     stack = Stack.load(Path(data_dir).expanduser().resolve())
     if stack is None:
         return []
-    return [(p, _alive(p), _alive(p) and healthy(p.health)) for p in stack.procs]
+    return [(p, alive(p), alive(p) and healthy(p.health)) for p in stack.procs]

@@ -7,7 +7,7 @@ import io
 import pytest
 from rich.console import Console
 
-from agent_otel.analyzer.run import make_report
+from agent_otel.cli.run import make_report
 from agent_otel.analyzer.sources.local import LocalSource
 from spanwriter import MS, T0, Writer
 

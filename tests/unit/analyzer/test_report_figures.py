@@ -133,17 +133,17 @@ def test_html_shows_every_group_with_axes_markers_and_the_baseline(tmp_path):
 
 def test_a_push_down_shaped_report_renders_with_blanks_not_crashes(tmp_path):
     """A push-down report has no samples, no per-agent tokens, services without tokens and a
-    timeseries of calls and errors only: both renderers leave those blank."""
+    timeseries without cost (analyzer/pushdown.py): both renderers leave those blank."""
     agent_runs(tmp_path / "s.db", runs=10)
     rep = build_report(LocalSource(tmp_path / "s.db"), *HOUR).to_dict()
     for g in rep["groups"]:
         g["histogram"], g["latency_samples_ms"], g["latency_ms"]["max"] = None, [], None
     for s in rep["services"]:
         s.update(input_tokens=None, output_tokens=None, cost_usd=None, unpriced_tokens=None)
-    rep["timeseries"] = {k: rep["timeseries"][k] for k in ("bucket_start_ns", "bucket_seconds", "calls", "errors")}
+    del rep["timeseries"]["cost_usd"]
     rep["traces"] = {}
     text = terminal_text(rep)
     assert "None" not in text and "0/0" not in text
     page = render_html(rep)
-    assert "None" not in page and page.count('data-chart="timeseries"') == 2 and "no latency samples" in page
+    assert "None" not in page and page.count('data-chart="timeseries"') == 4 and "USD per" not in page and "no latency samples" in page
     assert f"<code title='not in this report: agent-otel trace {rep['slowest_traces'][0]['trace_id']}'>" in page  # shown, not a dead link

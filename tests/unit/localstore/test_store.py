@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
@@ -47,4 +46,8 @@ def test_retention_and_max_spans_bound_the_store(tmp_path):
     (count,) = sqlite3.connect(tmp_path / "s.db").execute("SELECT COUNT(*) FROM spans").fetchone()
     (oldest,) = sqlite3.connect(tmp_path / "s.db").execute("SELECT MIN(start_ns) FROM spans").fetchone()
     assert count == 100 and oldest > now - 3600 * 10**9
-    assert os.path.getsize(tmp_path / "s.db") > 0
+    # what a user reads back: the report source sees exactly the kept spans, newest last
+    from agent_otel.analyzer.sources.local import LocalSource
+
+    frame = LocalSource(tmp_path / "s.db").spans(now - 3600 * 10**9, now + 1, None)
+    assert len(frame) == 100 and int(frame.start_ns.max()) == now

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
@@ -51,23 +52,25 @@ def test_gpu_metrics_follow_hw_conventions_per_device():
     assert recorded.calls == 1  # one device read served all seven instruments
 
 
-def test_no_gpu_means_one_info_line_and_no_gpu_series(caplog):
+@pytest.fixture
+def no_nvml(monkeypatch):
+    """A machine without NVML: opening the reader fails as pynvml does there; host metrics stop after."""
+    from agent_otel.resources import host
+
     class Broken:
         def __init__(self):
             raise OSError("NVML Shared Library Not Found")
 
+    monkeypatch.setattr(gpu, "NvmlReader", Broken)
+    yield
+    host.stop()
+
+
+def test_no_gpu_means_one_info_line_and_no_gpu_series(caplog, no_nvml):
     reader = InMemoryMetricReader()
     provider = MeterProvider(metric_readers=[reader])
     caplog.set_level(logging.INFO, logger="agent_otel.resources")
-    original = gpu.NvmlReader
-    gpu.NvmlReader = Broken
-    try:
-        assert start_resource_metrics(provider) is False
-    finally:
-        gpu.NvmlReader = original
-        from agent_otel.resources import host
-
-        host.stop()
+    assert start_resource_metrics(provider) is False
     lines = [r for r in caplog.records if r.name == "agent_otel.resources"]
     assert len(lines) == 1 and lines[0].levelno == logging.INFO and "NVML Shared Library Not Found" in lines[0].getMessage()
     names = set(collect(reader))

@@ -6,7 +6,7 @@ import json
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import agent_otel
@@ -59,9 +59,8 @@ def test_metric_units(otel):
     assert units[semconv.METRIC_TOKEN_USAGE] == "{token}"
 
 
-def test_content_not_captured_by_default(otel, monkeypatch):
-    monkeypatch.delenv(semconv.ENV_CAPTURE_CONTENT, raising=False)
-    content.set_policy(None)
+def test_content_not_captured_by_default(otel, content_env):
+    content_env(**{semconv.ENV_CAPTURE_CONTENT: None})
 
     @agent_otel.tool("private")
     def private(secret_query):
@@ -73,30 +72,24 @@ def test_content_not_captured_by_default(otel, monkeypatch):
     assert semconv.GEN_AI_TOOL_CALL_RESULT not in attrs
 
 
-def test_content_opt_in_is_truncated_and_redacted(otel, monkeypatch):
-    monkeypatch.setenv(semconv.ENV_CAPTURE_CONTENT, "true")
-    monkeypatch.setenv(semconv.ENV_MAX_CONTENT_LENGTH, "120")
-    content.set_policy(None)
-    try:
+def test_content_opt_in_is_truncated_and_redacted(otel, content_env):
+    content_env(**{semconv.ENV_CAPTURE_CONTENT: "true", semconv.ENV_MAX_CONTENT_LENGTH: "120"})
 
-        @agent_otel.tool("search")
-        def search(query, api_key=None):
-            return {"hits": ["x" * 500], "contact": "jane@example.com"}
+    @agent_otel.tool("search")
+    def search(query, api_key=None):
+        return {"hits": ["x" * 500], "contact": "jane@example.com"}
 
-        search("weather", api_key="sk-abcdefghijklmnopqrstuvwx")
-        attrs = otel.span("execute_tool search").attributes
-        args = attrs[semconv.GEN_AI_TOOL_CALL_ARGUMENTS]
-        assert json.loads(args)["query"] == "weather"
-        assert "sk-abcdef" not in args and content.REDACTED in args
-        result = attrs[semconv.GEN_AI_TOOL_CALL_RESULT]
-        assert len(result) <= 120 and result.endswith("...")
-    finally:
-        content.set_policy(None)
+    search("weather", api_key="sk-abcdefghijklmnopqrstuvwx")
+    attrs = otel.span("execute_tool search").attributes
+    args = attrs[semconv.GEN_AI_TOOL_CALL_ARGUMENTS]
+    assert json.loads(args)["query"] == "weather"
+    assert "sk-abcdef" not in args and content.REDACTED in args
+    result = attrs[semconv.GEN_AI_TOOL_CALL_RESULT]
+    assert len(result) <= 120 and result.endswith("...")
 
 
-def test_decorator_option_overrides_env(otel, monkeypatch):
-    monkeypatch.delenv(semconv.ENV_CAPTURE_CONTENT, raising=False)
-    content.set_policy(None)
+def test_decorator_option_overrides_env(otel, content_env):
+    content_env(**{semconv.ENV_CAPTURE_CONTENT: None})
 
     @agent_otel.step("explicit", capture_content=True)
     def explicit(x):
@@ -158,24 +151,47 @@ def test_unrepresentable_values_are_replaced_not_raised():
     assert cleaned == {"obj": "<Weird>", "nested": "<list>"}
 
 
-@settings(max_examples=100, deadline=None)
+def assert_well_formed(span, name):
+    """A finished span of that name whose every attribute is a value OpenTelemetry accepts."""
+    assert span.name == name and span.end_time is not None and span.end_time >= span.start_time
+    for key, v in span.attributes.items():
+        values = list(v) if isinstance(v, (list, tuple)) else [v]
+        assert isinstance(key, str) and key and len({type(x) for x in values}) <= 1, (key, v)
+        assert all(isinstance(x, (bool, str, int, float)) and not (isinstance(x, float) and not math.isfinite(x)) for x in values), (key, v)
+
+
+_SHARED_FIXTURES = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@_SHARED_FIXTURES
 @given(attribute_values)
-def test_decorated_call_succeeds_whatever_the_attributes(value):
+def test_decorated_call_succeeds_whatever_the_attributes(otel, internal_errors, value):
+    """Any attribute value: the call returns its result, one well-formed span, no internal error swallowed."""
+    otel.span_exporter.clear()
+
     @agent_otel.step("hypo", attributes={"v": value})
     def work():
         return 42
 
     assert work() == 42
+    assert_well_formed(otel.span("hypo"), "hypo")
+    assert internal_errors() == {}
 
 
-@settings(max_examples=100, deadline=None)
+@_SHARED_FIXTURES
 @given(st.recursive(st.text() | st.binary() | st.floats(), lambda c: st.lists(c, max_size=3), max_leaves=30))
-def test_captured_arguments_of_any_shape_do_not_break_the_call(value):
+def test_captured_arguments_of_any_shape_do_not_break_the_call(otel, internal_errors, value):
+    otel.span_exporter.clear()
+
     @agent_otel.tool("capture_any", capture_content=True)
     def echo(v):
         return v
 
     assert echo(value) is value
+    span = otel.span("execute_tool capture_any")
+    assert_well_formed(span, "execute_tool capture_any")
+    assert isinstance(span.attributes[semconv.GEN_AI_TOOL_CALL_ARGUMENTS], str)
+    assert internal_errors() == {}
 
 
 def test_deeply_recursive_argument_is_captured_safely(otel):

@@ -8,9 +8,11 @@ import html
 import json
 from typing import Any
 
+from agent_otel.analyzer.model import Report
 from agent_otel.analyzer.render import charts, waterfall
+from agent_otel.analyzer.render.terminal import as_report
 from agent_otel.analyzer.render.charts import e
-from agent_otel.analyzer.render.units import duration_unit, fmt_cost, fmt_duration, fmt_rate, fmt_tokens
+from agent_otel.analyzer.render.units import duration_unit, fmt_cost, fmt_duration, fmt_rate, fmt_tokens, resource_bits
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:1.5em auto;color:#222;max-width:1200px;padding:0 1em}
@@ -144,7 +146,10 @@ def _over_time(data: dict[str, Any]) -> str:
     return "".join(out) + "</div>"
 
 
-def render(data: dict[str, Any]) -> str:
+def render(report: Report | dict[str, Any]) -> str:
+    """A self-contained page. It is written from the report's JSON form, which it also embeds for its
+    scripts; a dict (a saved report) is read into the model first, so a malformed one is refused."""
+    data = as_report(report).to_dict()
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width'><title>agent-otel report</title>",
         f"<style>{_CSS}{waterfall.CSS}</style></head><body id='top'>",
@@ -162,14 +167,7 @@ def render(data: dict[str, Any]) -> str:
     parts.append(_errors(data))
     parts.append(_histograms(data))
     parts.append(_over_time(data))
-    res = data.get("resources") or {}
-    bits = []
-    if res.get("cpu_utilization") is not None:
-        bits.append(f"CPU {res['cpu_utilization'] * 100:.1f}%")
-    if res.get("memory_rss_bytes") is not None:
-        bits.append(f"RSS {res['memory_rss_bytes'] / 2**20:,.0f} MiB")
-    if res.get("gpu_utilization") is not None:
-        bits.append(f"GPU {res['gpu_utilization'] * 100:.0f}%")
+    bits = resource_bits(as_report(report).resources)
     if bits:
         parts.append(f"<h2>Resources</h2><p>{' · '.join(bits)}</p>")
     traces = data.get("traces") or {}

@@ -36,7 +36,7 @@ def _event_text(e: dict[str, Any]) -> str:
 
 def render(view: dict[str, Any], console: Console | None = None) -> None:
     if console is None:
-        from agent_otel.cli.common import stdout_console
+        from agent_otel.analyzer.render.console import stdout_console
 
         console = stdout_console()
     unit = duration_unit([view["duration_ms"]])

@@ -22,23 +22,28 @@ def fmt_duration(v: float | None, unit: tuple[str, float], missing: str = "–")
     return f"{v / unit[1]:,.2f}" if unit[0] == "s" else f"{v:,.1f}"
 
 
-def fmt_tokens(row: dict[str, Any]) -> str:
+def _get(row: Any, name: str) -> Any:
+    """A field of a report row: a model object (analyzer/model.py) or a trace view's dict."""
+    return row.get(name) if isinstance(row, dict) else getattr(row, name, None)
+
+
+def fmt_tokens(row: Any) -> str:
     """`in/out`, or blank when the row has no tokens (a tool, a step) rather than `0/0`."""
-    i, o = row.get("input_tokens"), row.get("output_tokens")
+    i, o = _get(row, "input_tokens"), _get(row, "output_tokens")
     if i is None and o is None or not (i or o):
         return NA
     return f"{i or 0:,}/{o or 0:,}"
 
 
-def fmt_cost(row: dict[str, Any]) -> str:
+def fmt_cost(row: Any) -> str:
     """Dollars, `unpriced (N tok)` for tokens of models missing from the price table, blank when not applicable."""
-    cost, unpriced = row.get("cost_usd"), row.get("unpriced_tokens") or 0
+    cost, unpriced = _get(row, "cost_usd"), _get(row, "unpriced_tokens") or 0
     parts = []
     if cost:
         parts.append(f"{cost:.4f}")
     if unpriced:
         parts.append(f"unpriced ({unpriced:,} tok)")
-    if not parts and cost == 0 and (row.get("input_tokens") or row.get("output_tokens")):
+    if not parts and cost == 0 and (_get(row, "input_tokens") or _get(row, "output_tokens")):
         parts.append("0.0000")  # priced tokens that cost nothing: a real zero
     return " + ".join(parts) if parts else NA
 
@@ -47,3 +52,15 @@ def fmt_rate(v: float | None) -> str:
     if v is None:
         return NA
     return f"{v:,.2f}" if v >= 0.01 or v == 0 else f"{v:.2g}"
+
+
+def resource_bits(res: Any) -> list[str]:
+    """The recorded resource figures as short phrases ("CPU 12.5%", "RSS 310 MiB", "GPU 40%")."""
+    bits = []
+    if res.cpu_utilization is not None:
+        bits.append(f"CPU {res.cpu_utilization * 100:.1f}%")
+    if res.memory_rss_bytes is not None:
+        bits.append(f"RSS {res.memory_rss_bytes / 2**20:,.0f} MiB")
+    if res.gpu_utilization is not None:
+        bits.append(f"GPU {res.gpu_utilization * 100:.0f}%")
+    return bits

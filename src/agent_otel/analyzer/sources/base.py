@@ -11,9 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
-
-class SourceError(RuntimeError):
-    """A source could not answer: unreachable, malformed answer, unknown service. Message says which."""
+from agent_otel.errors import EmptyWindowError, SourceError  # noqa: F401  (re-exported)
 
 
 @dataclass

@@ -9,7 +9,6 @@ the URL without its user-info and never a header value.
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -17,6 +16,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import httpx
 
 from agent_otel.analyzer.sources.base import SourceError
+from agent_otel import settings
+from agent_otel.headers import parse_headers
 
 MAX_BODY = 256 * 2**20  # a backend answer larger than this is refused, not buffered
 
@@ -30,21 +31,10 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"***@{host}" + (f":{parts.port}" if parts.port else "")))
 
 
-def parse_headers(raw: str, where: str) -> dict[str, str]:
-    """`k=v,k2=v2` (values may be %-encoded); a malformed entry is named by its key, not its value."""
-    headers = {}
-    for i, part in enumerate(p for p in raw.split(",") if p.strip()):
-        key, sep, value = part.partition("=")
-        if not sep or not key.strip():
-            raise SourceError(f"{where}: entry {i + 1} is not key=value (value not shown)")
-        headers[key.strip()] = unquote(value.strip())
-    return headers
-
-
 def env_headers(name: str) -> dict[str, str]:
     var = f"AGENT_OTEL_{name.upper()}_HEADERS"
-    raw = os.environ.get(var)
-    return parse_headers(raw, var) if raw else {}
+    raw = settings.raw(var)
+    return parse_headers(raw, var, error=SourceError) if raw else {}
 
 
 class Backend:

@@ -7,10 +7,10 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-from agent_otel import semconv
 from agent_otel.analyzer.sources.base import SourceError, TraceSpan
 from agent_otel.analyzer.sources.detail import SpanDetail, SpanEvent
 from agent_otel.analyzer.sources.http import Backend
+from agent_otel.span_fields import span_fields
 
 MAX_TRACES = 5000
 
@@ -62,17 +62,9 @@ def span_row(service: str, span: dict[str, Any], a: dict[str, Any]) -> tuple:
     start, end = int(span["startTimeUnixNano"]), int(span["endTimeUnixNano"])
     code = (span.get("status") or {}).get("code")
     error = code in (2, "STATUS_CODE_ERROR")
+    f = span_fields(span.get("name"), a, error, (span.get("status") or {}).get("message"))
     return (
-        a.get(semconv.AGENT_OTEL_KIND) or "span",
-        a.get(semconv.AGENT_OTEL_NAME) or span.get("name"),
-        service,
-        start,
-        (end - start) / 1e6,
-        error,
-        a.get(semconv.ERROR_TYPE) or ((span.get("status") or {}).get("message") if error else None),
-        a.get(semconv.GEN_AI_RESPONSE_MODEL) or a.get(semconv.GEN_AI_REQUEST_MODEL) or a.get(semconv.AGENT_OTEL_INFERENCE_MODEL),
-        a.get(semconv.GEN_AI_USAGE_INPUT_TOKENS),
-        a.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS),
+        f.kind, f.target, service, start, (end - start) / 1e6, error, f.error_type, f.model, f.input_tokens, f.output_tokens,
         _hex(span["traceId"], 16),
         _hex(span.get("parentSpanId"), 8),
         _hex(span.get("spanId"), 8),
@@ -125,7 +117,7 @@ class Jaeger:
             out.append(
                 TraceSpan(
                     _hex(s["spanId"], 8) or "", _hex(s.get("parentSpanId"), 8), s.get("name", ""),
-                    a.get(semconv.AGENT_OTEL_KIND) or "span", a.get(semconv.AGENT_OTEL_NAME) or s.get("name", ""),
+                    *span_fields(s.get("name", ""), a, False, None)[:2],
                     int(s["startTimeUnixNano"]), int(s["endTimeUnixNano"]), code in (2, "STATUS_CODE_ERROR"),
                 )
             )

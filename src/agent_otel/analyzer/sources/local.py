@@ -9,6 +9,7 @@ import sqlite3
 from agent_otel import semconv
 from agent_otel.analyzer.sources.base import ResourceFigures, SourceError, SpanFrame, TraceSpan
 from agent_otel.analyzer.sources.detail import LogLine, SpanDetail, SpanEvent, TraceDetail
+from agent_otel.analyzer.sources.severity import most_severe_per_trace
 from agent_otel.localstore.store import connect, default_path
 
 # Metric names of the resource metrics (OTel process/hardware conventions) the report shows.
@@ -16,15 +17,6 @@ CPU_METRIC = semconv.METRIC_PROCESS_CPU_UTILIZATION
 MEMORY_METRIC = semconv.METRIC_PROCESS_MEMORY_USAGE
 GPU_UTIL_METRIC = semconv.METRIC_HW_GPU_UTILIZATION
 GPU_MEMORY_METRIC = semconv.METRIC_HW_GPU_MEMORY_USAGE
-
-
-def severity_rank(severity: str | None) -> int:
-    s = (severity or "").upper()
-    if s.startswith(("ERROR", "FATAL", "CRIT")):
-        return 3
-    if s.startswith("WARN"):
-        return 2
-    return 1
 
 
 def _loads(text: str | None) -> dict:
@@ -43,7 +35,7 @@ class LocalSource:
         try:
             self._conn = connect(self.path, readonly=True)
             self._conn.execute("SELECT 1 FROM spans LIMIT 1")
-        except FileNotFoundError as exc:
+        except FileNotFoundError as exc:  # StoreNotFoundError, typed, passes through as it is
             raise SourceError(str(exc)) from None
         except sqlite3.DatabaseError as exc:
             raise SourceError(f"local store {self.path} is not readable: {exc}") from None
@@ -103,12 +95,7 @@ class LocalSource:
         rows = self._conn.execute(
             f"SELECT trace_id, severity, body FROM logs WHERE trace_id IN ({marks}) ORDER BY ts_ns", trace_ids
         ).fetchall()
-        best: dict[str, tuple[int, str]] = {}
-        for trace_id, severity, body in rows:  # the most severe line, the last among equals
-            rank = severity_rank(severity)
-            if rank >= best.get(trace_id, (-1, ""))[0]:
-                best[trace_id] = (rank, f"{severity or 'LOG'} {body}")
-        return {t: line for t, (_, line) in best.items()}
+        return most_severe_per_trace(rows)
 
     def _inference_figures(self, start_ns: int, end_ns: int, service: str | None) -> dict[str, float]:
         """Cache hit ratio and mean batch size of the optimizer pieces, from their last cumulative points."""

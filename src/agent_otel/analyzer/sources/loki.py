@@ -7,7 +7,12 @@ from typing import Any
 from agent_otel.analyzer.sources.base import SourceError
 from agent_otel.analyzer.sources.detail import LogLine
 from agent_otel.analyzer.sources.http import Backend
-from agent_otel.analyzer.sources.local import severity_rank
+from agent_otel.analyzer.sources.severity import most_severe_per_trace
+
+
+def _severity(labels: dict[str, str]) -> str | None:
+    """Loki keeps an OTLP record's severity as structured metadata, or detects a level itself."""
+    return labels.get("severity_text") or labels.get("detected_level") or labels.get("level")
 
 
 class Loki:
@@ -46,7 +51,7 @@ class Loki:
         """Every log line of one trace written in [start_ns, end_ns), oldest first."""
         out = []
         for ts, line, labels in self.query_range('{service_name=~".+"} | trace_id="' + trace_id + '"', start_ns, end_ns):
-            severity = labels.get("severity_text") or labels.get("detected_level") or labels.get("level")
+            severity = _severity(labels)
             out.append(LogLine(ts, severity.upper() if severity else None, line, labels.get("span_id") or None, labels.get("service_name")))
         return sorted(out, key=lambda l: l.ts_ns)
 
@@ -54,11 +59,4 @@ class Loki:
         if not trace_ids:
             return {}
         logql = '{service_name=~".+"} | trace_id=~"' + "|".join(trace_ids) + '"'
-        best: dict[str, tuple[int, str]] = {}
-        for _ts, line, labels in self.query_range(logql, start_ns, end_ns):
-            trace_id = labels.get("trace_id", "")
-            severity = labels.get("severity_text") or labels.get("detected_level") or labels.get("level")
-            rank = severity_rank(severity)
-            if trace_id and rank >= best.get(trace_id, (-1, ""))[0]:
-                best[trace_id] = (rank, f"{(severity or 'LOG').upper()} {line}")
-        return {t: line for t, (_, line) in best.items()}
+        return most_severe_per_trace((labels.get("trace_id", ""), _severity(labels), line) for _ts, line, labels in self.query_range(logql, start_ns, end_ns))

@@ -9,6 +9,7 @@ from agent_otel.analyzer.sources.detail import TraceDetail
 from agent_otel.analyzer.sources.jaeger import Jaeger
 from agent_otel.analyzer.sources.loki import Loki
 from agent_otel.analyzer.sources.prometheus import Prometheus
+from agent_otel.promql import quote, selector
 
 
 class StackSource:
@@ -52,12 +53,12 @@ class StackSource:
     def resources(self, start_ns: int, end_ns: int, service: str | None) -> ResourceFigures:
         if self.prometheus is None:
             return ResourceFigures()
-        sel = f'service_name="{service}"' if service else ""
         rng = f"{max(int((end_ns - start_ns) / 1e9), 1)}s"
 
         def avg(metric_re: str) -> float | None:
             # per-instant total (CPU is split by cpu_mode), averaged over the window
-            value = self.prometheus.scalar(f'avg_over_time((sum({{__name__=~"{metric_re}"{"," + sel if sel else ""}}}))[{rng}:15s])', end_ns)
+            sel = selector({"service_name": service}, f"__name__=~{quote(metric_re)}")
+            value = self.prometheus.scalar(f"avg_over_time((sum({sel}))[{rng}:15s])", end_ns)
             return None if value is None or np.isnan(value) else value
 
         return ResourceFigures(

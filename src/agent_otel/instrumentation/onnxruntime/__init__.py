@@ -85,13 +85,14 @@ def _traced_run(rec_of: Any, feed_of: Any):  # type: ignore[no-untyped-def]
         if started is None:
             return wrapped(*args, **kwargs)
         rec, span, _ctx, token, t0 = started
+        error: BaseException | None = None
         try:
-            result = wrapped(*args, **kwargs)
+            return wrapped(*args, **kwargs)
         except BaseException as exc:
-            rec.end(spec, span, token, t0, exc)
+            error = exc
             raise
-        rec.end(spec, span, token, t0, None)
-        return result
+        finally:
+            rec.end(spec, span, token, t0, error)
 
     return run
 

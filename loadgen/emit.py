@@ -1,7 +1,7 @@
 """A load-generating agent process for the stack tests: paced root spans (+ a log line each) through
 the SDK to a collector, with a probe gauge whose value counts metric collections.
 
-    python tests/stack/emit.py ENDPOINT SERVICE SECONDS TRACES_PER_S [--queue N] [--spans-per-trace K]
+    python loadgen/emit.py ENDPOINT SERVICE SECONDS TRACES_PER_S [--queue N] [--spans-per-trace K]
         [--no-logs] [--error-every N] [--slow-every N --slow-ms MS]
 
 Each trace is a root span with K-1 child steps. Prints one JSON line at the end: traces, spans and

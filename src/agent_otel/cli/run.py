@@ -1,13 +1,14 @@
-"""Make and write a report the way the CLI commands do (shared by `report` and `demo`)."""
+"""Make and write a report the way the CLI commands do (shared by `report` and `demo`): progress and notes on the console."""
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 from rich.console import Console
 
+from agent_otel.analyzer.model import BaselineWindow
+from agent_otel.analyzer.render.console import write_output
 from agent_otel.analyzer.pricing import load_prices
 from agent_otel.analyzer.report import Baseline, Report, build_report
 from agent_otel.analyzer.sources.base import Source
@@ -68,7 +69,7 @@ def make_report(
             console.print(overlap.pop("note"), highlight=False)
         rep = build_report(source, start_ns, end_ns, service=service, baseline=base, prices=price_table, progress=progress)
         if overlap is not None:
-            rep.data["baseline_window"] = overlap
+            rep.baseline_window = BaselineWindow(**overlap)
         return rep
 
 
@@ -108,19 +109,15 @@ def write_report(rep: Report, fmt: str, output: Path | None, save_baseline: Path
     if fmt == "terminal":
         from agent_otel.analyzer.render.terminal import render
 
-        render(rep.to_dict())
+        render(rep)
         return
     if fmt == "json":
         text = rep.to_json()
     else:
         from agent_otel.analyzer.render.html import render as render_html
 
-        text = render_html(rep.to_dict())
-    if output:
-        output.write_text(text)
-        Console(stderr=True).print(f"wrote {output} ({len(text):,} bytes)")
-    else:
-        sys.stdout.write(text + "\n")
+        text = render_html(rep)
+    write_output(text, output)
 
 
 __all__ = ["make_report", "write_report"]
