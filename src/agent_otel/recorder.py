@@ -29,6 +29,7 @@ from opentelemetry.util.genai.utils import fq_exception_type
 
 from agent_otel import __version__, content, semconv
 from agent_otel._guard import report_internal_error
+from agent_otel.handoff import mark_receiving_agent
 from agent_otel.instruments import Instruments
 from agent_otel.instruments import record as _record
 from agent_otel.sanitize import clean_attributes
@@ -235,6 +236,8 @@ class Recorder:
             ctx = otel_context.set_value(AGENT_NAME_KEY, spec.agent_name, ctx)
         token = otel_context.attach(ctx) if attach else None
         if span.is_recording():
+            if spec.agent_name is not None:
+                mark_receiving_agent(span, context)  # a handoff's receiver names who handed off
             if spec.kind == semconv.KIND_TOOL:
                 agent = otel_context.get_value(AGENT_NAME_KEY, context)
                 if agent:
