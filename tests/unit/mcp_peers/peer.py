@@ -1,4 +1,4 @@
-"""An MCP server or client process for the two-process tests (tests/unit/mcp/test_mcp_traces.py).
+"""An MCP server or client process for the two-process tests (tests/unit/mcp_peers/test_mcp_traces.py).
 
     python peer.py server stdio|http --out FILE --mode agent-otel|bare [--port N]
     python peer.py client stdio|http --out FILE --mode bare --target URL-or-server-args
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import json
+import os
 import sys
 
 
@@ -82,7 +83,7 @@ def server(transport: str, port: int) -> None:
 async def client(transport: str, target: str) -> None:
     from mcp import Client, StdioServerParameters
 
-    server_ref = target if transport == "http" else StdioServerParameters(command=sys.executable, args=json.loads(target))
+    server_ref = target if transport == "http" else StdioServerParameters(command=sys.executable, args=json.loads(target), env=dict(os.environ))
     async with Client(server_ref) as c:
         result = await c.call_tool("add", {"a": 2, "b": 3})
         print(json.dumps({"result": [getattr(x, "text", None) for x in result.content]}))
