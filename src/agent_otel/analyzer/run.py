@@ -28,6 +28,7 @@ def make_report(
     console: Console | None = None,
     pushdown: str = "auto",
     keep_overlap: bool = False,
+    conversation: str | None = None,
 ) -> Report:
     """Report of `since` (or [start_ns, end_ns)) with a baseline window/file; progress on `console`.
 
@@ -45,7 +46,7 @@ def make_report(
         raise ValueError(f"--pushdown {pushdown!r}: expected auto, always or never")
     base = None
     price_table = load_prices(prices)
-    if source.name == "stack" and pushdown != "never":
+    if source.name == "stack" and pushdown != "never" and conversation is None:  # one conversation: read its spans
         from agent_otel.analyzer.pushdown import build_pushdown_report, estimated_spans
 
         if pushdown == "always" and baseline:
@@ -66,7 +67,7 @@ def make_report(
                 base.window = (b_start, b_end)
             start_ns, overlap = _apart_from_baseline(start_ns, end_ns, base, keep_overlap)
             console.print(overlap.pop("note"), highlight=False)
-        rep = build_report(source, start_ns, end_ns, service=service, baseline=base, prices=price_table, progress=progress)
+        rep = build_report(source, start_ns, end_ns, service=service, baseline=base, prices=price_table, progress=progress, conversation=conversation)
         if overlap is not None:
             rep.data["baseline_window"] = overlap
         return rep

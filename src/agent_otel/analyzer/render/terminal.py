@@ -119,6 +119,9 @@ def render(data: dict[str, Any], console: Console | None = None) -> None:
             bits.append(f"{inf['batches']:,.0f} batches, {inf['mean_batch_size']:.1f} requests each")
         console.print("Inference: " + " · ".join(bits))
 
+    from agent_otel.analyzer.render import conversations_evaluations
+
+    conversations_evaluations.terminal(data, console)
     if data["recommendations"]:
         console.print(Panel("\n".join(f"• {r}" for r in data["recommendations"]), title="Recommendations", expand=False))
     console.print(f"[dim]analysed in {data['analysis_seconds']:.3f}s[/dim]")
