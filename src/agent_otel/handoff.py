@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from opentelemetry import trace
-
 from agent_otel import semconv
 
 
@@ -31,9 +29,8 @@ def handoff(to_agent: str, *, description: str | None = None, attributes: dict[s
     return Traced(semconv.KIND_TOOL, f"transfer_to_{to_agent}", opts)
 
 
-def mark_receiving_agent(span: Any, parent_context: Any) -> None:
-    """On an agent span starting: when its parent is a handoff, name the agent that handed off (the recorder's hook)."""
-    parent = trace.get_current_span(parent_context)
+def mark_receiving_agent(span: Any, parent: Any) -> None:
+    """On an agent span starting: when its parent span is a handoff, name the agent that handed off (the recorder's hook)."""
     attrs = getattr(parent, "attributes", None)
     if attrs and semconv.AGENT_OTEL_HANDOFF_TO in attrs:
         span.set_attribute(semconv.AGENT_OTEL_HANDOFF_FROM, attrs.get(semconv.GEN_AI_AGENT_NAME) or "unknown")

@@ -234,10 +234,11 @@ class Recorder:
             ctx = otel_context.set_value(MODEL_CALL_KEY, True, ctx)
         elif spec.agent_name is not None:
             ctx = otel_context.set_value(AGENT_NAME_KEY, spec.agent_name, ctx)
+        parent = trace.get_current_span(context) if spec.agent_name is not None else None
         token = otel_context.attach(ctx) if attach else None
         if span.is_recording():
-            if spec.agent_name is not None:
-                mark_receiving_agent(span, context)  # a handoff's receiver names who handed off
+            if parent is not None:
+                mark_receiving_agent(span, parent)  # a handoff's receiver names who handed off
             if spec.kind == semconv.KIND_TOOL:
                 agent = otel_context.get_value(AGENT_NAME_KEY, context)
                 if agent:
