@@ -20,6 +20,7 @@ INSTRUMENTORS: dict[str, str] = {
     "langchain": "agent_otel.instrumentation.langchain:LangChainInstrumentor",
     "openai_agents": "agent_otel.instrumentation.openai_agents:OpenAIAgentsInstrumentor",
     "mcp": "agent_otel.instrumentation.mcp:MCPInstrumentor",
+    "openai_agents_handoffs": "agent_otel.instrumentation.openai_agents_handoffs:OpenAIAgentsHandoffInstrumentor",
 }
 
 

@@ -108,3 +108,54 @@ def test_evaluation_event_follows_the_conventions(otel):
         "gen_ai.evaluation.score.value": 1.0, "gen_ai.evaluation.score.label": "pass",
         "gen_ai.evaluation.explanation": "cites the doc", "gen_ai.response.id": "resp-1",
     }
+
+
+async def test_agents_sdk_handoff_is_one_trace_with_a_handoff_span(otel):
+    """Runner.run of a triage agent that hands off to billing, recorded by the official Agents SDK
+    instrumentation plus agent-otel's handoff processor, inside a conversation taken from the session."""
+    agents = pytest.importorskip("agents")
+    official = pytest.importorskip("opentelemetry.instrumentation.genai.openai_agents")
+    from agents.items import ModelResponse
+    from agents.models.interface import Model
+    from agents.usage import Usage
+    from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage, ResponseOutputText
+
+    from agent_otel.instrumentation.openai_agents_handoffs import OpenAIAgentsHandoffInstrumentor
+
+    class Scripted(Model):
+        def __init__(self, output):  # type: ignore[no-untyped-def]
+            self.output = output
+
+        async def get_response(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            return ModelResponse(output=[self.output], usage=Usage(), response_id=None)
+
+        def stream_response(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            raise NotImplementedError
+
+    said = ResponseOutputMessage(id="m1", role="assistant", status="completed", type="message",
+                                 content=[ResponseOutputText(annotations=[], text="refunded", type="output_text")])
+    billing = agents.Agent(name="billing", model=Scripted(said))
+    hand = ResponseFunctionToolCall(id="f1", call_id="c1", name="transfer_to_billing", arguments="{}", type="function_call", status="completed")
+    triage = agents.Agent(name="triage", model=Scripted(hand), handoffs=[billing])
+
+    agents.set_trace_processors([])  # nothing to the hosted trace backend
+    inst = official.OpenAIAgentsInstrumentor()
+    inst.instrument(tracer_provider=otel.tracer_provider, meter_provider=otel.meter_provider)
+    handoffs = OpenAIAgentsHandoffInstrumentor()
+    handoffs.instrument(tracer_provider=otel.tracer_provider)
+    try:
+        session = agents.SQLiteSession("session-9")
+        with agent_otel.conversation(session):
+            result = await agents.Runner.run(triage, "refund please", session=session)
+    finally:
+        handoffs.uninstrument()
+        inst.uninstrument()
+    assert result.final_output == "refunded"
+    spans = {s.name: s for s in otel.spans()}
+    hand_span = spans["execute_tool transfer_to_billing"]
+    assert hand_span.attributes["agent_otel.handoff.to"] == "billing" and hand_span.attributes["gen_ai.agent.name"] == "triage"
+    assert hand_span.parent.span_id == spans["invoke_agent triage"].context.span_id
+    receiver = spans["invoke_agent billing"]
+    assert receiver.attributes.get("agent_otel.handoff.from") == "triage"
+    assert len({s.context.trace_id for s in otel.spans()}) == 1  # the receiving agent stays in the caller's trace
+    assert {s.attributes.get(CONV) for s in otel.spans()} == {"session-9"}
