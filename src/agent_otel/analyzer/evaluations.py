@@ -88,8 +88,9 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"totals": by(None).get("", {}), "agents": by("agent"), "models": by("model")}
 
 
-def attach(data: dict[str, Any], rows: list[dict[str, Any]]) -> None:
-    """Put the aggregates into a report's data: totals, agent and model groups, and an `evaluations` section."""
+def attach(data: dict[str, Any], rows: list[dict[str, Any]], baseline: Any = None, source: Any = None, service: str | None = None) -> None:
+    """Put the aggregates into a report's data: totals, agent and model groups, an `evaluations` section
+    (with `baseline`: each mean score against the baseline's)."""
     agg = aggregate(rows)
     data["totals"]["evaluation"] = agg["totals"]
     for g in data["groups"]:
@@ -98,3 +99,39 @@ def attach(data: dict[str, Any], rows: list[dict[str, Any]]) -> None:
         if found:
             g["evaluation"] = found
     data["evaluations"] = {"count": len(rows), **agg}
+    if baseline is not None:
+        data["evaluations"]["baseline"] = baseline_comparison(agg["totals"], baseline, source, service)
+
+
+CHANGE_PCT = 5.0  # a mean score that moves by more than this (relative) against the baseline is a change
+
+
+def means_from_file(path: str) -> dict[str, float]:
+    """Mean score per evaluation name of a saved report (a baseline file); empty when it has none."""
+    import json
+    from pathlib import Path
+
+    try:
+        totals = json.loads(Path(path).read_text()).get("totals", {}).get("evaluation") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {n: float(s["mean"]) for n, s in totals.items() if isinstance(s, dict) and "mean" in s}
+
+
+def baseline_comparison(current: dict[str, Any], baseline: Any, source: Any, service: str | None) -> dict[str, Any]:
+    """Per evaluation name: mean now and in the baseline, the change, and a verdict (higher scores are better)."""
+    means = getattr(baseline, "evaluation_means", None)
+    if means is None and getattr(baseline, "window", None):
+        totals = aggregate(evaluation_rows(source, baseline.window[0], baseline.window[1], service))["totals"]
+        means = {n: s["mean"] for n, s in totals.items() if "mean" in s}
+    out = {}
+    for name, stats in current.items():
+        base = (means or {}).get(name)
+        if "mean" not in stats or base is None:
+            continue
+        change = stats["mean"] - base
+        pct = change / abs(base) * 100 if base else (0.0 if not change else float("inf"))
+        verdict = "stable" if abs(pct) <= CHANGE_PCT else ("improved" if change > 0 else "degraded")
+        out[name] = {"mean": stats["mean"], "baseline_mean": round(base, 6), "change": round(change, 6),
+                     "change_pct": round(pct, 2), "verdict": verdict}
+    return out

@@ -340,7 +340,7 @@ def build_report(
     }
     data["conversations"] = convs
     evals = _evaluations.evaluation_rows(source, start_ns, end_ns, service)
-    _evaluations.attach(data, [e for e in evals if conversation is None or e["trace_id"] in set(frame.trace_id)])
+    _evaluations.attach(data, [e for e in evals if conversation is None or e["trace_id"] in set(frame.trace_id)], baseline, source, service)
     data["analysis_seconds"] = round(time.perf_counter() - t0, 3)
     return Report(data)
 

@@ -60,6 +60,9 @@ def make_report(
         if baseline:
             if Path(baseline).exists() or baseline.endswith(".json"):
                 base = Baseline.load(baseline)
+                from agent_otel.analyzer.evaluations import means_from_file
+
+                base.evaluation_means = means_from_file(baseline)  # type: ignore[attr-defined]  # scores to compare against
             else:
                 b_start, b_end = baseline_window(baseline, end_ns)
                 progress(f"reading baseline {baseline}")

@@ -22,6 +22,8 @@ def evaluation_rows(data: dict[str, Any]) -> list[tuple[str, str, str]]:
     for key, label in (("agents", "agent"), ("models", "model")):
         for who, names in (ev.get(key) or {}).items():
             rows.extend((f"{label} {who}", n, _score(s)) for n, s in names.items())
+    for name, cmp in (ev.get("baseline") or {}).items():
+        rows.append(("vs baseline", name, f"{cmp['verdict']}: mean {cmp['mean']:.3g} vs {cmp['baseline_mean']:.3g} ({cmp['change_pct']:+.1f}%)"))
     return rows
 
 
