@@ -21,6 +21,7 @@ Frameworks that carry a conversation of their own: a LangGraph/LangChain run con
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from opentelemetry import baggage
@@ -32,9 +33,10 @@ from agent_otel import semconv
 from agent_otel._guard import report_internal_error
 
 try:  # util-genai 1.3b0 ships the key privately; main calls the module conversation_context
+    from opentelemetry.util.genai._conversation_context import CONVERSATION_ID_KEY as _UTIL_KEY
     from opentelemetry.util.genai._conversation_context import get_ambient_conversation_id, with_conversation_id
 except ImportError:  # pragma: no cover - an util-genai without it
-    _KEY = otel_context.create_key("opentelemetry.util.genai.conversation_id")
+    _KEY = _UTIL_KEY = otel_context.create_key("opentelemetry.util.genai.conversation_id")
 
     def get_ambient_conversation_id(context: Context | None = None) -> str | None:
         value = otel_context.get_value(_KEY, context)
@@ -44,6 +46,7 @@ except ImportError:  # pragma: no cover - an util-genai without it
         return otel_context.set_value(_KEY, conversation_id, context)
 
 
+_BAGGAGE_KEY = getattr(baggage, "_BAGGAGE_KEY", None)  # the API's own context key for baggage (read directly: hot path)
 USER_ID = "user.id"  # OTel `user` registry attribute
 BAGGAGE_CONVERSATION = semconv.GEN_AI_CONVERSATION_ID
 BAGGAGE_USER = USER_ID
@@ -73,15 +76,12 @@ def current_conversation_id(context: Context | None = None) -> str | None:
 
 
 def _langgraph_thread_id() -> str | None:
-    """`configurable.thread_id` of the LangChain/LangGraph run in progress (its public get_config), if any."""
-    import sys
-
-    if "langchain_core" not in sys.modules:  # never import a framework the app does not use
+    """`configurable.thread_id` of the LangChain/LangGraph run in progress (the config its get_config reads), if any."""
+    module = sys.modules.get("langchain_core.runnables.config")  # never import a framework the app does not use
+    if module is None:
         return None
     try:
-        from langchain_core.runnables.config import var_child_runnable_config
-
-        config = var_child_runnable_config.get()
+        config = module.var_child_runnable_config.get()
     except Exception:  # noqa: BLE001 - an older/newer langchain-core: no thread id
         return None
     if not config:
@@ -125,16 +125,25 @@ class ConversationSpanProcessor(SpanProcessor):
     """Puts `gen_ai.conversation.id` / `user.id` of the starting span's context on the span."""
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        # On every span, so plain dict reads of the context (a dict) instead of the API's helpers
+        # (measured here: about 1 us per span with no conversation open, against 3.7 us through the helpers).
         try:
+            ctx = parent_context if parent_context is not None else otel_context.get_current()
+            cid = ctx.get(_UTIL_KEY)
+            bag = ctx.get(_BAGGAGE_KEY) if _BAGGAGE_KEY is not None else baggage.get_all(ctx)
+            user = None
+            if bag:
+                cid = cid or bag.get(BAGGAGE_CONVERSATION)
+                user = bag.get(BAGGAGE_USER)
+            if not cid:
+                cid = _langgraph_thread_id()
+            if not cid and not user:
+                return
             attrs = span.attributes or {}
-            if semconv.GEN_AI_CONVERSATION_ID not in attrs:
-                cid = current_conversation_id(parent_context)
-                if cid:
-                    span.set_attribute(semconv.GEN_AI_CONVERSATION_ID, cid)
-            if USER_ID not in attrs:
-                user = baggage.get_baggage(BAGGAGE_USER, parent_context)
-                if isinstance(user, str) and user:
-                    span.set_attribute(USER_ID, user)
+            if cid and semconv.GEN_AI_CONVERSATION_ID not in attrs:
+                span.set_attribute(semconv.GEN_AI_CONVERSATION_ID, str(cid))
+            if user and USER_ID not in attrs:
+                span.set_attribute(USER_ID, str(user))
         except Exception as internal:  # noqa: BLE001
             report_internal_error("conversation.on_start", internal)
 

@@ -175,7 +175,8 @@ def test_scores_against_a_baseline(store, tmp_path):  # type: ignore[no-untyped-
     base = tmp_path / "base.json"
     base.write_text(json.dumps(_report(store)))
     worse = _program(tmp_path / "worse.db", 0.45)
-    rep = make_report(LocalSource(worse), since="1h", baseline=str(base), console=Console(file=io.StringIO())).to_dict()
+    rep = make_report(LocalSource(worse), since="1h", baseline=str(base), keep_overlap=True, console=Console(file=io.StringIO())).to_dict()
+    assert rep["totals"]["evaluation"]["helpfulness"]["mean"] == 0.25, rep["evaluations"]
     cmp = rep["evaluations"]["baseline"]["relevance"]
     assert cmp["verdict"] == "degraded" and cmp["baseline_mean"] == 0.9 and cmp["mean"] == 0.45 and cmp["change_pct"] == -50.0
     assert rep["evaluations"]["baseline"]["helpfulness"]["verdict"] == "stable"
