@@ -6,8 +6,8 @@
 The scope puts the id in the OpenTelemetry context twice: under opentelemetry-util-genai's own key
 (`_conversation_context.CONVERSATION_ID_KEY`, so the official GenAI instrumentations built on
 util-genai put it on their spans too) and as W3C baggage, which the global propagator carries to
-other processes (MCP `params._meta`, HTTP headers). `ConversationSpanProcessor`, which `configure()`
-installs, copies it onto every span at start — agent-otel's, the official instrumentations', the
+other processes (MCP `params._meta`, HTTP headers). `ConversationSpanProcessor` (built into the provider
+`configure()` makes, `ConversationMultiSpanProcessor`) copies it onto every span at start — agent-otel's, the official instrumentations', the
 MCP SDK's, anyone's — whether the id came from this process or from a peer's baggage. Context
 follows asyncio tasks by itself and threads once `configure()` instrumented threading, so the
 scope follows the work without any per-span code here.
@@ -27,7 +27,7 @@ from typing import Any
 from opentelemetry import baggage
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import Span, SpanProcessor
+from opentelemetry.sdk.trace import Span, SpanProcessor, SynchronousMultiSpanProcessor
 
 from agent_otel import semconv
 from agent_otel._guard import report_internal_error
@@ -155,3 +155,15 @@ class ConversationSpanProcessor(SpanProcessor):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
+
+
+_processor = ConversationSpanProcessor()
+
+
+class ConversationMultiSpanProcessor(SynchronousMultiSpanProcessor):
+    """The TracerProvider's own processor list (`TracerProvider(active_span_processor=...)`), which first
+    does what ConversationSpanProcessor does: configure() uses it, so the added processors stay just the exporting ones."""
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        _processor.on_start(span, parent_context)
+        super().on_start(span, parent_context=parent_context)
