@@ -200,3 +200,26 @@ async def test_tool_span_of_the_caller_is_reused_not_duplicated(instrumented, tm
     assert tools[0].attributes["mcp.method.name"] == "tools/call"
     served = next(s for s in _read_spans(out, "tools/call add") if s["name"] == "tools/call add")
     assert served["parent_id"] == format(tools[0].context.span_id, "016x")
+
+
+async def test_notifications_carry_the_trace_context_and_baggage(instrumented):  # type: ignore[no-untyped-def]
+    """The SDK injects into requests only; a notification sent inside a span gets traceparent and baggage in params._meta."""
+    from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
+
+    sent = []
+
+    class Dispatcher(JSONRPCDispatcher):  # only `notify` is exercised: record what would go on the wire
+        def __init__(self) -> None:
+            self._closed = False
+
+        async def _write(self, message, metadata=None):  # type: ignore[no-untyped-def]
+            sent.append(message)
+
+    with agent_otel.conversation("conv-n"), agent_otel.step("progress") as span:
+        await Dispatcher().notify("notifications/progress", {"progressToken": 1, "progress": 0.5, "_meta": {"keep": 1}})
+        await Dispatcher().notify("notifications/initialized", None)
+    meta = sent[0].params["_meta"]
+    assert meta["keep"] == 1 and sent[0].params["progress"] == 0.5
+    assert meta["traceparent"].split("-")[1] == format(span.get_span_context().trace_id, "032x")
+    assert "gen_ai.conversation.id=conv-n" in meta["baggage"]
+    assert sent[1].params["_meta"]["traceparent"] == meta["traceparent"]
