@@ -192,8 +192,10 @@ def test_report_cli_conversation_and_html(store, tmp_path):  # type: ignore[no-u
     assert done.returncode == 0, done.stderr
     page = html.read_text()
     assert "<h2>Conversations</h2>" in page and "<h2>Evaluations</h2>" in page and "conv-2" in page
-    unknown = subprocess.run([*cli, "--conversation", "nope"], capture_output=True, text=True, timeout=120)
-    assert unknown.returncode != 0 and "nope" in unknown.stderr
+    from agent_otel.analyzer.sources.base import SourceError
+
+    with pytest.raises(SourceError, match="no spans of conversation 'nope'"):
+        _report(store, conversation="nope")
 
 
 def test_alert_rule_on_an_evaluation_score(store, tmp_path):  # type: ignore[no-untyped-def]
