@@ -15,6 +15,9 @@ from agent_otel.context import current_span, wrap_context  # noqa: E402
 from agent_otel.decorators import Traced, agent, inference, llm, set_tool_call_id, step, tool, workflow  # noqa: E402
 from agent_otel.errors import AgentOtelError  # noqa: E402
 from agent_otel.usage import record_usage  # noqa: E402
+from agent_otel.conversation import conversation  # noqa: E402
+from agent_otel.evaluation import record_evaluation  # noqa: E402
+from agent_otel.handoff import handoff  # noqa: E402
 
 
 def instrument(names: list[str] | None = None, **kwargs: object) -> None:
@@ -30,11 +33,14 @@ __all__ = [
     "Traced",
     "agent",
     "configure",
+    "conversation",
     "current_span",
     "force_flush",
+    "handoff",
     "inference",
     "instrument",
     "llm",
+    "record_evaluation",
     "record_usage",
     "set_tool_call_id",
     "shutdown",

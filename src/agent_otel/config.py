@@ -268,7 +268,11 @@ def configure(
         meter_provider = MeterProvider(resource=resource, metric_readers=readers, shutdown_on_exit=False)
         # No sampler from code: the SDK reads OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG itself.
         sampler = ParentBased(TraceIdRatioBased(ratio)) if ratio is not None else None
-        tracer_provider = TracerProvider(resource=resource, sampler=sampler, shutdown_on_exit=False)
+        from agent_otel.conversation import ConversationMultiSpanProcessor
+
+        # its on_start puts gen_ai.conversation.id on every span of a conversation, then the processors run
+        tracer_provider = TracerProvider(resource=resource, sampler=sampler, shutdown_on_exit=False,
+                                         active_span_processor=ConversationMultiSpanProcessor())
         if span_exp is not None:
             tracer_provider.add_span_processor(
                 BatchSpanProcessor(span_exp, meter_provider=meter_provider,

@@ -30,6 +30,7 @@ from opentelemetry.util.genai.utils import fq_exception_type
 from agent_otel import content, semconv
 from agent_otel.version import __version__
 from agent_otel._guard import report_internal_error
+from agent_otel.handoff import mark_receiving_agent
 from agent_otel.instruments import Instruments
 from agent_otel.instruments import record as _record
 from agent_otel.sanitize import clean_attributes
@@ -234,8 +235,11 @@ class Recorder:
             ctx = otel_context.set_value(MODEL_CALL_KEY, True, ctx)
         elif spec.agent_name is not None:
             ctx = otel_context.set_value(AGENT_NAME_KEY, spec.agent_name, ctx)
+        parent = trace.get_current_span(context) if spec.agent_name is not None else None
         token = otel_context.attach(ctx) if attach else None
         if span.is_recording():
+            if parent is not None:
+                mark_receiving_agent(span, parent)  # a handoff's receiver names who handed off
             if spec.kind == semconv.KIND_TOOL:
                 agent = otel_context.get_value(AGENT_NAME_KEY, context)
                 if agent:

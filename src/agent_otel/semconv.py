@@ -126,6 +126,8 @@ AGENT_OTEL_INFERENCE_MODEL: Final = "agent_otel.inference.model"  # local infere
 AGENT_OTEL_INFERENCE_PROVIDER: Final = "agent_otel.inference.provider"
 AGENT_OTEL_ARGS: Final = "agent_otel.input"  # opt-in content of steps/agents
 AGENT_OTEL_RESULT: Final = "agent_otel.output"  # opt-in content of steps/agents
+AGENT_OTEL_HANDOFF_TO: Final = "agent_otel.handoff.to"  # on a handoff's transfer_to_{agent} tool span (agent_otel.handoff)
+AGENT_OTEL_HANDOFF_FROM: Final = "agent_otel.handoff.from"  # on the receiving agent's invoke_agent span
 
 KIND_AGENT: Final = "agent"
 KIND_STEP: Final = "step"

@@ -64,6 +64,10 @@ def _figure(item: Any, path: str, window_s: float) -> float | None:
     }
     if path in derived:
         return float(derived[path]())
+    if path.startswith("evaluation."):  # evaluation.<name>.<stat>: names are the user's own (alerts/figures.py)
+        _, name, stat = path.split(".")
+        value = (getattr(item, "evaluation", None) or {}).get(name, {}).get(stat)
+        return float(value) if isinstance(value, (int, float)) else None
     return Report.figure(item, path)
 
 

@@ -33,8 +33,26 @@ def nearest(bad: str, valid: tuple[str, ...] | list[str]) -> str:
     return "valid: " + (", ".join(valid) if valid else "none")
 
 
+EVALUATION_STATS = ("mean", "min", "max", "count")  # analyzer/evaluations.py; names are the user's own
+EVALUATION_SCOPES = ("groups", "totals")
+
+
+def check_evaluation_figure(figure: str, scope: str) -> str | None:
+    """`evaluation.<name>.<stat>`: the name is any evaluation's (record_evaluation), the stat one of EVALUATION_STATS."""
+    parts = figure.split(".")
+    if len(parts) != 3 or not parts[1]:
+        return f"field 'figure': {figure!r}: an evaluation figure is evaluation.<name>.<stat> (the name has no dots), e.g. evaluation.relevance.mean"
+    if parts[2] not in EVALUATION_STATS:
+        return f"field 'figure': {figure!r}: unknown statistic {parts[2]!r}; {nearest(parts[2], EVALUATION_STATS)}"
+    if scope not in EVALUATION_SCOPES:
+        return f"field 'figure': {figure!r}: evaluation figures are in scope groups (agents, models) or totals, not {scope}"
+    return None
+
+
 def check_figure(figure: str, scope: str) -> str | None:
     """None when `figure` is one the report gives for `scope`, else the error text."""
+    if figure.startswith("evaluation."):
+        return check_evaluation_figure(figure, scope)
     valid = figures()[scope]
     if figure in valid:
         return None

@@ -46,8 +46,8 @@ ABSENT: Any = _Absent()
 OMIT_EMPTY = {"omit_empty": True}  # field metadata: a list/dict left out of the JSON while empty
 
 
-def _optional_section() -> Any:
-    return field(default_factory=list, metadata=OMIT_EMPTY)
+def _optional_section(factory: type = list) -> Any:
+    return field(default_factory=factory, metadata=OMIT_EMPTY)
 
 
 @dataclass
@@ -113,6 +113,7 @@ class Group:
     histogram: Histogram | None
     latency_samples_ms: list[float] = field(default_factory=list)  # written only in a saved baseline (--save-baseline)
     baseline: LatencyVerdict = ABSENT
+    evaluation: dict[str, Any] = _optional_section(dict)  # evaluation name -> score stats (analyzer/evaluations.py)
 
 
 @dataclass
@@ -142,6 +143,7 @@ class Totals:
     cost_usd: float
     unpriced_models: list[str]
     unpriced_tokens: int
+    evaluation: dict[str, Any] = _optional_section(dict)  # evaluation name -> score stats (analyzer/evaluations.py)
 
 
 @dataclass
@@ -261,8 +263,8 @@ class Report:
     baseline_window: BaselineWindow = ABSENT
     traces_fetched: int = ABSENT  # push-down: traces read from Jaeger to explain the figures
     # Sections later issues fill from their own modules; left out of the JSON while empty.
-    conversations: list[dict[str, Any]] = _optional_section()
-    evaluations: list[dict[str, Any]] = _optional_section()
+    conversations: list[dict[str, Any]] = _optional_section()  # analyzer/conversations.py
+    evaluations: dict[str, Any] = _optional_section(dict)  # analyzer/evaluations.py: totals, per agent/model, baseline
 
     # -- reading ------------------------------------------------------------------------------
     def scope_items(self, scope: str) -> list[tuple[dict[str, str], Any]]:
@@ -377,7 +379,7 @@ def figure_paths(cls: type, prefix: str = "") -> tuple[str, ...]:
     """Every numeric figure of a model class, as dotted paths (nested models and the inference figures included)."""
     out: list[str] = []
     for f in dataclasses.fields(cls):
-        if f.name in ("latency_samples_ms", "baseline"):
+        if f.name in ("latency_samples_ms", "baseline", "evaluation"):
             continue  # samples are not a figure; verdicts are what regression rules read
         tp = _hints(cls)[f.name]
         inner = [a for a in _args(tp) if a is not type(None)] if _is_union(tp) else [tp]

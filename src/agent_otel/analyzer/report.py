@@ -223,8 +223,9 @@ def build_report(
     prices: dict[str, tuple[float, float]] | None = None,
     thresholds: stats.Thresholds = stats.Thresholds(),
     progress: Progress = lambda _msg: None,
+    conversation: str | None = None,
 ) -> Report:
-    """The report of the window [start_ns, end_ns) of `source` (optionally one service)."""
+    """The report of the window [start_ns, end_ns) of `source` (optionally one service, or one conversation)."""
     from agent_otel.analyzer.pricing import DEFAULT_PRICES
 
     t0 = time.perf_counter()
@@ -232,6 +233,14 @@ def build_report(
         raise SourceError(f"unknown service {service!r}; {source.name} knows: {', '.join(source.services()) or 'none'}")
     progress(f"reading spans from {source.name}")
     frame = source.spans(start_ns, end_ns, service)
+    from agent_otel.analyzer import conversations as _conversations
+    from agent_otel.analyzer import evaluations as _evaluations
+
+    convs = _conversations.section(source, start_ns, end_ns, service, prices or DEFAULT_PRICES, conversation)
+    if conversation is not None:  # the report of one conversation: its turns' traces only
+        if not convs:
+            raise SourceError(f"no spans of conversation {conversation!r} in the window ({source.name})")
+        frame = _conversations.restrict(frame, {t["trace_id"] for t in convs[0]["turn_detail"]})
     if len(frame) == 0:
         raise EmptyWindowError(f"no spans in the window ({source.name}{', service ' + service if service else ''})")
     window_s = max((end_ns - start_ns) / 1e9, 1e-9)
@@ -315,6 +324,9 @@ def build_report(
         "recommendations": recommend(groups, bottlenecks, total_cost),
         "analysis_seconds": None,
     }
+    data["conversations"] = convs
+    evals = _evaluations.evaluation_rows(source, start_ns, end_ns, service)
+    _evaluations.attach(data, [e for e in evals if conversation is None or e["trace_id"] in set(frame.trace_id)], baseline, source, service)
     data["analysis_seconds"] = round(time.perf_counter() - t0, 3)
     return Report.from_dict(data)
 

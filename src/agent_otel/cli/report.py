@@ -30,6 +30,7 @@ def report(
     loki: Optional[str] = typer.Option(None, help="Loki URL (stack source)."),
     pushdown: str = typer.Option("auto", help="Stack source: compute figures in Prometheus/Loki (always), from raw Jaeger spans (never), or by window size (auto)."),
     keep_overlap: bool = typer.Option(False, "--keep-overlap", help="Keep the part of the window the baseline also covers (default: the window starts at the baseline's end); the report says how much overlaps."),
+    conversation: Optional[str] = typer.Option(None, help="Only this conversation (gen_ai.conversation.id): its turns, latency per turn, tokens, cost, errors."),
     header: Optional[list[str]] = typer.Option(None, help="'Name: value' sent to every backend (repeatable; per backend: AGENT_OTEL_JAEGER_HEADERS, _PROMETHEUS_, _LOKI_). Never printed."),
 ) -> None:
     """Report call counts, latency percentiles, errors, tokens, cost and bottlenecks of a window."""
@@ -39,7 +40,8 @@ def report(
         fail(f"--format {fmt!r}: expected terminal, json or html")
     with user_errors(), _pointing_at_the_data():
         src = source_options(source, store=store, jaeger=jaeger, prometheus=prometheus, loki=loki, headers=header)
-        rep = make_report(src, since=since, baseline=baseline, service=service, prices=prices, console=err, pushdown=pushdown, keep_overlap=keep_overlap)
+        rep = make_report(src, since=since, baseline=baseline, service=service, prices=prices, console=err, pushdown=pushdown, keep_overlap=keep_overlap,
+                          conversation=conversation)
         write_report(rep, fmt, output, save_baseline)
 
 

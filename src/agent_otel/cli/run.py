@@ -29,6 +29,7 @@ def make_report(
     console: Console | None = None,
     pushdown: str = "auto",
     keep_overlap: bool = False,
+    conversation: str | None = None,
 ) -> Report:
     """Report of `since` (or [start_ns, end_ns)) with a baseline window/file; progress on `console`.
 
@@ -46,7 +47,7 @@ def make_report(
         raise ValueError(f"--pushdown {pushdown!r}: expected auto, always or never")
     base = None
     price_table = load_prices(prices)
-    if source.name == "stack" and pushdown != "never":
+    if source.name == "stack" and pushdown != "never" and conversation is None:  # one conversation: read its spans
         from agent_otel.analyzer.pushdown import build_pushdown_report, estimated_spans
 
         if pushdown == "always" and baseline:
@@ -60,6 +61,9 @@ def make_report(
         if baseline:
             if Path(baseline).exists() or baseline.endswith(".json"):
                 base = Baseline.load(baseline)
+                from agent_otel.analyzer.evaluations import means_from_file
+
+                base.evaluation_means = means_from_file(baseline)  # type: ignore[attr-defined]  # scores to compare against
             else:
                 b_start, b_end = baseline_window(baseline, end_ns)
                 progress(f"reading baseline {baseline}")
@@ -67,7 +71,7 @@ def make_report(
                 base.window = (b_start, b_end)
             start_ns, overlap = _apart_from_baseline(start_ns, end_ns, base, keep_overlap)
             console.print(overlap.pop("note"), highlight=False)
-        rep = build_report(source, start_ns, end_ns, service=service, baseline=base, prices=price_table, progress=progress)
+        rep = build_report(source, start_ns, end_ns, service=service, baseline=base, prices=price_table, progress=progress, conversation=conversation)
         if overlap is not None:
             rep.baseline_window = BaselineWindow(**overlap)
         return rep

@@ -19,6 +19,8 @@ INSTRUMENTORS: dict[str, str] = {
     "anthropic": "agent_otel.instrumentation.anthropic:AnthropicInstrumentor",
     "langchain": "agent_otel.instrumentation.langchain:LangChainInstrumentor",
     "openai_agents": "agent_otel.instrumentation.openai_agents:OpenAIAgentsInstrumentor",
+    "mcp": "agent_otel.instrumentation.mcp:MCPInstrumentor",
+    "openai_agents_handoffs": "agent_otel.instrumentation.openai_agents_handoffs:OpenAIAgentsHandoffInstrumentor",
 }
 
 

@@ -110,6 +110,14 @@ class LocalMetricExporter(MetricExporter):
         pass
 
 
+def _with_event_name(record: Any) -> Any:
+    """A record's attributes, plus its event name (e.g. gen_ai.evaluation.result) as `event.name`: the table has no column for it."""
+    name = getattr(record, "event_name", None)
+    if not name:
+        return record.attributes
+    return {**dict(record.attributes or {}), "event.name": name}
+
+
 class LocalLogExporter(LogRecordExporter):
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -128,7 +136,7 @@ class LocalLogExporter(LogRecordExporter):
                     str(record.body),
                     format(record.trace_id, "032x") if record.trace_id else None,
                     format(record.span_id, "016x") if record.span_id else None,
-                    _json(record.attributes),
+                    _json(_with_event_name(record)),
                 )
             )
         ok = _write(self._store, f"{len(rows)} log records", [("logs", LOG_COLUMNS, rows)])

@@ -28,6 +28,9 @@ a.tid{font-family:monospace}
 """
 
 
+from agent_otel.analyzer.render import conversations_evaluations  # noqa: E402
+
+
 def _tid(trace_id: str | None, data: dict[str, Any]) -> str:
     """A trace id that opens its waterfall when the report holds it."""
     if not trace_id:
@@ -163,6 +166,7 @@ def render(report: Report | dict[str, Any]) -> str:
     if data["bottlenecks"]:
         parts.append("<h2>Where the time goes</h2><p class='muted'>share of the critical path over the slowest traces and a sample of the rest</p>")
         parts.append(charts.bars([(f"{b['kind']} {b['name']}", b["share"] * 100) for b in data["bottlenecks"][:12]], "critical-path share", " %"))
+    parts.append(conversations_evaluations.html_sections(data, _tid))
     parts.append(_slowest(data))
     parts.append(_errors(data))
     parts.append(_histograms(data))

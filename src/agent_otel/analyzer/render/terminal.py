@@ -113,6 +113,9 @@ def render(data: Report | dict[str, Any], console: Console | None = None) -> Non
             bits.append(f"{inf['batches']:,.0f} batches, {inf['mean_batch_size']:.1f} requests each")
         console.print("Inference: " + " · ".join(bits))
 
+    from agent_otel.analyzer.render import conversations_evaluations
+
+    conversations_evaluations.terminal(rep.to_dict(with_samples=False), console)
     if rep.recommendations:
         console.print(Panel("\n".join(f"• {r}" for r in rep.recommendations), title="Recommendations", expand=False))
     console.print(f"[dim]analysed in {rep.analysis_seconds:.3f}s[/dim]")

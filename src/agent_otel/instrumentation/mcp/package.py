@@ -1,0 +1,1 @@
+_instruments = ("mcp >= 2.0",)
