@@ -18,24 +18,17 @@ CONV = semconv.GEN_AI_CONVERSATION_ID
 
 def conversation_spans(source: Any, start_ns: int, end_ns: int, service: str | None) -> list[dict[str, Any]]:
     """Spans of the window that carry a conversation id, as dicts (empty for a source without attributes)."""
-    conn = getattr(source, "_conn", None)
-    if conn is not None:  # the local store
-        sql = (f"SELECT json_extract(attributes, '$.\"{CONV}\"'), trace_id, start_ns, end_ns, error, model, input_tokens, output_tokens "
-               "FROM spans WHERE start_ns >= ? AND start_ns < ? AND attributes LIKE ?")
-        args: list[Any] = [start_ns, end_ns, f'%"{CONV}"%']
-        if service:
-            sql += " AND service = ?"
-            args.append(service)
-        return [dict(zip(("conversation_id", "trace_id", "start_ns", "end_ns", "error", "model", "input_tokens", "output_tokens"), r))
-                for r in conn.execute(sql, args) if r[0]]
+    if hasattr(source, "conversation_rows"):  # the local store (analyzer/sources/local.py owns its SQL)
+        keys = ("conversation_id", "trace_id", "start_ns", "end_ns", "error", "model", "input_tokens", "output_tokens")
+        return [dict(zip(keys, r)) for r in source.conversation_rows(CONV, start_ns, end_ns, service) if r[0]]
     jaeger = getattr(source, "jaeger", None)
     if jaeger is not None:  # the stack: Jaeger's spans keep their attributes
-        from agent_otel.analyzer.sources.jaeger import _rfc3339, iter_spans, span_row
+        from agent_otel.analyzer.sources.jaeger import rfc3339, iter_spans, span_row
 
         out = []
         for svc in [service] if service else [s for s in jaeger.services() if s != "jaeger"]:
-            data = jaeger.api.get_json("/api/v3/traces", {"query.service_name": svc, "query.start_time_min": _rfc3339(start_ns),
-                                                          "query.start_time_max": _rfc3339(end_ns), "query.num_traces": 5000}, none_on_404=True)
+            data = jaeger.api.get_json("/api/v3/traces", {"query.service_name": svc, "query.start_time_min": rfc3339(start_ns),
+                                                          "query.start_time_max": rfc3339(end_ns), "query.num_traces": 5000}, none_on_404=True)
             for s_svc, span, attrs in iter_spans(data):
                 if attrs.get(CONV) and start_ns <= int(span["startTimeUnixNano"]) < end_ns:
                     row = span_row(s_svc or svc, span, attrs)

@@ -38,15 +38,9 @@ def evaluation_rows(source: Any, start_ns: int, end_ns: int, service: str | None
     """Every evaluation event of the window."""
     import json
 
-    conn = getattr(source, "_conn", None)
-    if conn is not None:
-        sql = "SELECT attributes, trace_id FROM logs WHERE ts_ns >= ? AND ts_ns < ? AND attributes LIKE ?"
-        args: list[Any] = [start_ns, end_ns, f'%"{EVALUATION_NAME}"%']
-        if service:
-            sql += " AND service = ?"
-            args.append(service)
+    if hasattr(source, "log_attributes"):  # the local store (analyzer/sources/local.py owns its SQL)
         out = []
-        for attrs, tid in conn.execute(sql, args):
+        for attrs, tid in source.log_attributes(EVALUATION_NAME, start_ns, end_ns, service):
             try:
                 row = _row(json.loads(attrs or "{}"), tid)
             except ValueError:

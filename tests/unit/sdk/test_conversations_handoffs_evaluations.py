@@ -169,7 +169,7 @@ def test_scores_against_a_baseline(store, tmp_path):  # type: ignore[no-untyped-
 
     from rich.console import Console
 
-    from agent_otel.analyzer.run import make_report
+    from agent_otel.cli.run import make_report
     from agent_otel.analyzer.sources.local import LocalSource
 
     base = tmp_path / "base.json"

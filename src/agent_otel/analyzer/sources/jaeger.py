@@ -38,7 +38,7 @@ def _attr_value(v: dict[str, Any]) -> Any:
     return None
 
 
-def _rfc3339(ns: int) -> str:
+def rfc3339(ns: int) -> str:
     return dt.datetime.fromtimestamp(ns / 1e9, tz=dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
@@ -82,8 +82,8 @@ class Jaeger:
     def find(self, service: str, start_ns: int, end_ns: int, limit: int = MAX_TRACES, *, min_duration_ms: float | None = None) -> list[tuple]:
         params: dict[str, Any] = {
             "query.service_name": service,
-            "query.start_time_min": _rfc3339(start_ns),
-            "query.start_time_max": _rfc3339(end_ns),
+            "query.start_time_min": rfc3339(start_ns),
+            "query.start_time_max": rfc3339(end_ns),
             "query.num_traces": limit,
         }
         if min_duration_ms is not None:

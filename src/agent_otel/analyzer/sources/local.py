@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from typing import Any
 
 from agent_otel import semconv
 from agent_otel.analyzer.sources.base import ResourceFigures, SourceError, SpanFrame, TraceSpan
@@ -87,6 +88,26 @@ class LocalSource:
             )
         ]
         return TraceDetail(trace_id, spans, logs)
+
+    def conversation_rows(self, key: str, start_ns: int, end_ns: int, service: str | None) -> list[tuple]:
+        """(value of span attribute `key`, trace_id, start_ns, end_ns, error, model, input_tokens, output_tokens)
+        of the window's spans that carry `key` (the conversation id: analyzer/conversations.py)."""
+        sql = (f"SELECT json_extract(attributes, '$.\"{key}\"'), trace_id, start_ns, end_ns, error, model, input_tokens, output_tokens "
+               "FROM spans WHERE start_ns >= ? AND start_ns < ? AND attributes LIKE ?")
+        args: list[Any] = [start_ns, end_ns, f'%"{key}"%']
+        if service:
+            sql += " AND service = ?"
+            args.append(service)
+        return self._conn.execute(sql, args).fetchall()
+
+    def log_attributes(self, key: str, start_ns: int, end_ns: int, service: str | None) -> list[tuple[str, str]]:
+        """(attributes JSON, trace_id) of the window's log records that carry attribute `key` (evaluation events)."""
+        sql = "SELECT attributes, trace_id FROM logs WHERE ts_ns >= ? AND ts_ns < ? AND attributes LIKE ?"
+        args: list[Any] = [start_ns, end_ns, f'%"{key}"%']
+        if service:
+            sql += " AND service = ?"
+            args.append(service)
+        return self._conn.execute(sql, args).fetchall()
 
     def error_logs(self, trace_ids: list[str], start_ns: int, end_ns: int) -> dict[str, str]:  # noqa: ARG002 - trace ids are unique here
         if not trace_ids:
