@@ -38,7 +38,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
-from agent_otel import __version__, content, redaction, redacting_exporters, sdk_env, semconv
+from agent_otel import __version__, content, freshness, redaction, redacting_exporters, sdk_env, semconv
 from agent_otel.parked_threads import ParkedThreads
 
 _logger = logging.getLogger("agent_otel")
@@ -245,7 +245,7 @@ def configure(
         if metric_interval is not None:
             interval_ms = _positive(metric_interval, "metric_interval") * 1000
         elif _env("OTEL_METRIC_EXPORT_INTERVAL") is None:
-            interval_ms = 10000  # agent-otel's default; the SDK reads the variable when it is set
+            interval_ms = freshness.METRIC_INTERVAL_MS  # agent-otel's default; the SDK reads the variable when it is set
         if int(max_queue_size) <= 0:
             raise ConfigError(f"max_queue_size: expected a positive integer, got {max_queue_size!r}")
         queue = None if int(max_queue_size) == 2048 and _env("OTEL_BSP_MAX_QUEUE_SIZE") else int(max_queue_size)
@@ -293,20 +293,23 @@ def configure(
         # No sampler from code: the SDK reads OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG itself.
         sampler = ParentBased(TraceIdRatioBased(ratio)) if ratio is not None else None
         tracer_provider = TracerProvider(resource=resource, sampler=sampler, shutdown_on_exit=False)
+        flushes = []  # what a root span's end exports at once (agent_otel.freshness)
         if span_exp is not None:
-            tracer_provider.add_span_processor(
-                BatchSpanProcessor(span_exp, meter_provider=meter_provider,
-                                   **sdk_env.batch_kwargs("OTEL_BSP", queue, EXPORT_TIMEOUT_S * 1000))
-            )
+            span_batches = BatchSpanProcessor(span_exp, meter_provider=meter_provider,
+                                              **sdk_env.batch_kwargs("OTEL_BSP", queue, EXPORT_TIMEOUT_S * 1000, freshness.SPAN_DELAY_MS))
+            tracer_provider.add_span_processor(span_batches)
+            flushes.append(span_batches.force_flush)
         logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
         handler = None
         if log_exp is not None:
-            logger_provider.add_log_record_processor(
-                BatchLogRecordProcessor(log_exp, **sdk_env.batch_kwargs("OTEL_BLRP", queue, EXPORT_TIMEOUT_S * 1000))
-            )
+            log_batches = BatchLogRecordProcessor(log_exp, **sdk_env.batch_kwargs("OTEL_BLRP", queue, EXPORT_TIMEOUT_S * 1000, freshness.LOG_DELAY_MS))
+            logger_provider.add_log_record_processor(log_batches)
+            flushes.append(log_batches.force_flush)
             handler = LoggingHandler(level=log_level or logging.NOTSET, logger_provider=logger_provider)
             logging.getLogger().addHandler(handler)
 
+        if flushes and freshness.root_flush_enabled():
+            tracer_provider.add_span_processor(freshness.RootSpanFlusher(flushes, timeout_ms=int(EXPORT_TIMEOUT_S * 1000)))
         trace.set_tracer_provider(tracer_provider)
         metrics.set_meter_provider(meter_provider)
         set_logger_provider(logger_provider)

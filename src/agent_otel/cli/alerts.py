@@ -75,7 +75,7 @@ def check(rules: Path = Rules, store: Optional[str] = Store, source: str = Sourc
 @app.command()
 def watch(
     rules: Path = Rules, store: Optional[str] = Store, source: str = Source, service: Optional[str] = None, rule_set: Optional[str] = RuleSet,
-    interval: str = typer.Option("15s", help="Evaluation interval."),
+    interval: str = typer.Option("2s", help="Evaluation interval (2 s: a bad call notifies within ~3 s; docs/alerts.md#response-time)."),
     cycles: int = typer.Option(0, help="Stop after this many cycles (0: run until interrupted)."),
 ) -> None:
     """Keep evaluating: pending -> firing -> resolved, with dedup, grouping, inhibition, silences, retries."""
