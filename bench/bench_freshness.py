@@ -226,28 +226,117 @@ def run_local(args: argparse.Namespace) -> dict:
     return out
 
 
+SINK = r"""
+import sys, time
+from concurrent import futures
+import grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as t, trace_service_pb2_grpc as tg
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as l, logs_service_pb2_grpc as lg
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as m, metrics_service_pb2_grpc as mg
+
+class T(tg.TraceServiceServicer):
+    def Export(self, request, context):
+        return t.ExportTraceServiceResponse()
+
+class L(lg.LogsServiceServicer):
+    def Export(self, request, context):
+        return l.ExportLogsServiceResponse()
+
+class M(mg.MetricsServiceServicer):
+    def Export(self, request, context):
+        return m.ExportMetricsServiceResponse()
+
+server = grpc.server(futures.ThreadPoolExecutor(4))
+tg.add_TraceServiceServicer_to_server(T(), server)
+lg.add_LogsServiceServicer_to_server(L(), server)
+mg.add_MetricsServiceServicer_to_server(M(), server)
+port = server.add_insecure_port("127.0.0.1:0")
+server.start()
+print(port, flush=True)
+sys.stdin.read()
+"""
+
+EMIT = r"""
+import json, logging, sys, time
+import agent_otel
+endpoint, rate, seconds, per_trace = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+agent_otel.configure("cpu", exporter="otlp", endpoint=endpoint)
+log = logging.getLogger("emit"); log.setLevel(logging.INFO)
+
+def one():
+    with agent_otel.agent("a"):
+        for _ in range(per_trace - 1):
+            with agent_otel.tool("t"):
+                pass
+        log.info("done")
+
+for _ in range(20):  # warm up imports and connections
+    one()
+agent_otel.force_flush()
+traces = int(rate * seconds / per_trace)
+cpu0, t0 = time.process_time(), time.monotonic()
+for i in range(traces):
+    due = t0 + i * per_trace / rate
+    delay = due - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+    one()
+agent_otel.force_flush()
+cpu = time.process_time() - cpu0
+print(json.dumps({"spans": traces * per_trace, "cpu_s": cpu, "wall_s": time.monotonic() - t0}), flush=True)
+"""
+
+
+def run_cpu(args: argparse.Namespace) -> dict:
+    """The SDK's CPU per span (process CPU, all threads, exports included), old vs shipped defaults,
+    in alternating runs against a gRPC sink that accepts everything."""
+    sink = subprocess.Popen([sys.executable, "-c", SINK], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    endpoint = f"http://127.0.0.1:{sink.stdout.readline().strip()}"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AGENT_OTEL_"))}
+    setups = {"new": {}, "old": OLD_ENV, "new_without_root_flush": {"AGENT_OTEL_FLUSH_ON_ROOT_END": "false"}}
+    out: dict[str, dict] = {}
+    try:
+        for rate in args.cpu_rates:
+            runs: dict[str, list[float]] = {s: [] for s in setups}
+            for _ in range(args.cpu_repeats):
+                for name, env in setups.items():
+                    proc = subprocess.run([sys.executable, "-c", EMIT, endpoint, str(rate), str(args.cpu_seconds), "10"], capture_output=True,
+                                          text=True, env={**clean, "PYTHONPATH": str(ROOT / "src"), **env}, timeout=300)
+                    if proc.returncode != 0:
+                        raise RuntimeError(proc.stderr[-2000:])
+                    r = json.loads(proc.stdout.strip().splitlines()[-1])
+                    runs[name].append(r["cpu_s"] / r["spans"] * 1e6)
+                    print(f"cpu {rate:g} spans/s {name}: {runs[name][-1]:.1f} us/span (load {os.getloadavg()[0]:.2f})", flush=True)
+            row = {name: {"us_per_span_runs": [round(x, 1) for x in v], "us_per_span_median": round(sorted(v)[len(v) // 2], 1)} for name, v in runs.items()}
+            row["new_over_old"] = round(row["new"]["us_per_span_median"] / row["old"]["us_per_span_median"], 3)
+            out[f"{rate:g}_spans_per_s"] = row
+    finally:
+        sink.stdin.close()
+        sink.wait(timeout=10)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--probes", type=int, default=40, help="probes per kind of call with the shipped defaults")
     ap.add_argument("--old-probes", type=int, default=10, help="probes per kind of call with the old defaults")
     ap.add_argument("--timeout", type=float, default=30)
-    ap.add_argument("--local-only", action="store_true")
+    ap.add_argument("--only", choices=["local", "stack", "cpu"], nargs="+", default=["local", "stack", "cpu"],
+                    help="parts to run; the others are kept from the existing result file")
+    ap.add_argument("--cpu-rates", type=float, nargs="+", default=[2000, 200])
+    ap.add_argument("--cpu-seconds", type=float, default=10)
+    ap.add_argument("--cpu-repeats", type=int, default=3)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "freshness.json")
     args = ap.parse_args()
-    load_before = os.getloadavg()
-    result: dict = {}
-    t0 = time.time()
-    result["local"] = run_local(args)
-    if not args.local_only:
-        result["stack"] = run_stack(args)
-    result["poll_interval_ms"] = POLL_S * 1000
-    result["targets_ms"] = TARGETS_MS
-    result["load_average"] = {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]}
-    result["machine"] = {"cpus": os.cpu_count()}
-    result["took_s"] = round(time.time() - t0, 1)
-    if args.local_only and args.out.exists():
-        previous = json.loads(args.out.read_text())
-        result = {**previous, "local": result["local"], "local_load_average": result["load_average"]}
+    result: dict = json.loads(args.out.read_text()) if args.out.exists() else {}
+    parts = {"local": run_local, "stack": run_stack, "cpu": run_cpu}
+    for name in args.only:
+        load_before, t0 = os.getloadavg(), time.time()
+        figures = parts[name](args)
+        result[name] = {"figures": figures, "took_s": round(time.time() - t0, 1), "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                        "load_average": {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]}}
+        args.out.write_text(json.dumps(result, indent=2))
+    result.update({"poll_interval_ms": POLL_S * 1000, "targets_ms": TARGETS_MS, "machine": {"cpus": os.cpu_count()}})
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
     print(f"wrote {args.out}")

@@ -32,7 +32,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 SPAN_DELAY_MS = 100
 LOG_DELAY_MS = 100
 METRIC_INTERVAL_MS = 1000
-ROOT_FLUSH_MIN_GAP_S = 0.05
+ROOT_FLUSH_MIN_GAP_S = SPAN_DELAY_MS / 1000  # at most one extra export per batch delay, however many runs end
 ENV_ROOT_FLUSH = "AGENT_OTEL_FLUSH_ON_ROOT_END"
 
 _logger = logging.getLogger("agent_otel")
