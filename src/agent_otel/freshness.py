@@ -7,10 +7,13 @@ a backend. agent-otel ships shorter delays (docs/sdk.md#how-soon-telemetry-is-vi
 - spans and log records: a batch leaves every `SPAN_DELAY_MS` / `LOG_DELAY_MS` (or as soon as
   512 are queued, as before: under load batches stay full-sized, so the per-span export cost does
   not grow);
-- when an agent run's root span ends (no parent, or a remote one), `RootSpanFlusher` wakes its
-  own thread to export what is queued at once, so a finished run is visible without waiting for
-  the next batch. The caller only sets an event; flushes are at least `min_gap_s` apart, so a
-  flood of short root spans still goes out in batches;
+- when an agent run's root span ends (no parent, or a remote one) in a quiet moment (no other
+  root span ended in the last `min_gap_s`), `RootSpanFlusher` wakes its own thread to export what
+  is queued at once, so a finished run is visible without waiting for the next batch. The caller
+  only reads the clock and maybe sets an event. A busy process (runs ending closer together) is
+  left to the batch delay: there the flush would only add exports, and the CPU per span, for at
+  most `SPAN_DELAY_MS` of latency; in a quiet one it replaces the batch's export rather than
+  adding one (an empty queue exports nothing);
 - metrics: read and exported every `METRIC_INTERVAL_MS`.
 
 OTEL_BSP_SCHEDULE_DELAY, OTEL_BLRP_SCHEDULE_DELAY and OTEL_METRIC_EXPORT_INTERVAL win when set
@@ -32,7 +35,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 SPAN_DELAY_MS = 100
 LOG_DELAY_MS = 100
 METRIC_INTERVAL_MS = 1000
-ROOT_FLUSH_MIN_GAP_S = SPAN_DELAY_MS / 1000  # at most one extra export per batch delay, however many runs end
+ROOT_FLUSH_MIN_GAP_S = SPAN_DELAY_MS / 1000  # runs ending closer together than this are left to the batch delay
 ENV_ROOT_FLUSH = "AGENT_OTEL_FLUSH_ON_ROOT_END"
 
 _logger = logging.getLogger("agent_otel")
@@ -55,8 +58,8 @@ class RootSpanFlusher(SpanProcessor):
     """Exports what the batch processors hold as soon as a root span ends, from its own thread.
 
     `flushes` are force_flush callables (the span and log batch processors); each gets
-    `timeout_ms`. Root spans ending while a flush runs, or within `min_gap_s` after it, are taken
-    by the next flush.
+    `timeout_ms`. A root span that ends within `min_gap_s` of the previous one flushes nothing
+    (the batch processors export it within their delay); flushes are at least `min_gap_s` apart.
     """
 
     def __init__(self, flushes: Sequence[Callable[[int], object]], *, min_gap_s: float = ROOT_FLUSH_MIN_GAP_S, timeout_ms: int = 5000) -> None:
@@ -67,6 +70,7 @@ class RootSpanFlusher(SpanProcessor):
         self._closed = False
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
+        self._last_root = float("-inf")
         self.flushes = 0  # how many flushes ran (tests, benches)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
@@ -76,9 +80,17 @@ class RootSpanFlusher(SpanProcessor):
         parent = span.parent
         if parent is not None and not parent.is_remote:
             return
-        if self._thread is None or self._pid != os.getpid():
-            self._start()
-        self._wake.set()
+        now = time.monotonic()
+        busy = now - self._last_root < self._min_gap_s
+        self._last_root = now
+        if busy:
+            return
+        try:
+            if self._thread is None or self._pid != os.getpid():
+                self._start()
+            self._wake.set()
+        except RuntimeError:  # no new thread at interpreter exit (3.12+): shutdown() flushes then
+            pass
 
     def _start(self) -> None:
         self._pid = os.getpid()  # after a fork the parent's thread is gone: start one in this process

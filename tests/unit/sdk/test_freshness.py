@@ -94,3 +94,38 @@ def test_the_stacks_prometheus_evaluates_rules_every_second(tmp_path):
     processes._commands(stack, None, None)
     prometheus = yaml.safe_load((tmp_path / "config" / "prometheus.yml").read_text())
     assert prometheus["global"]["evaluation_interval"] == "1s"
+
+
+def test_root_flush_runs_for_a_run_that_ends_alone_and_leaves_busy_bursts_to_the_batch():
+    import threading
+    import time
+
+    from opentelemetry.sdk.trace import TracerProvider
+
+    flushed = []
+    done = threading.Event()
+
+    def flush(timeout_ms):
+        flushed.append(time.monotonic())
+        done.set()
+
+    flusher = freshness.RootSpanFlusher([flush], min_gap_s=0.3)
+    tracer = TracerProvider()
+    tracer.add_span_processor(flusher)
+    t = tracer.get_tracer("t")
+    with t.start_as_current_span("run"):
+        with t.start_as_current_span("tool"):
+            pass
+        time.sleep(0.05)
+        assert flushed == []  # a child's end flushes nothing
+    assert done.wait(2) and len(flushed) == 1  # the run's end: at once
+    for _ in range(20):  # a burst of runs right after: left to the batch delay
+        with t.start_as_current_span("run"):
+            pass
+    time.sleep(0.4)
+    assert len(flushed) == 1
+    done.clear()
+    with t.start_as_current_span("run"):  # quiet again
+        pass
+    assert done.wait(2) and len(flushed) == 2
+    tracer.shutdown()
