@@ -298,18 +298,21 @@ def run_cpu(args: argparse.Namespace) -> dict:
     try:
         for rate in args.cpu_rates:
             runs: dict[str, list[float]] = {s: [] for s in setups}
-            for _ in range(args.cpu_repeats):
-                # The setups run at the same time, so each repeat sees the same machine (it is shared).
+            for repeat in range(args.cpu_repeats):
+                # The setups run at the same time, so each repeat sees the same machine (it is shared);
+                # the start order rotates so that no setup is always first.
+                names = list(setups)
+                names = names[repeat % len(names):] + names[:repeat % len(names)]
                 procs = {name: subprocess.Popen([sys.executable, "-c", EMIT, endpoint, str(rate), str(args.cpu_seconds), "10"], stdout=subprocess.PIPE,
-                                                stderr=subprocess.PIPE, text=True, env={**clean, "PYTHONPATH": str(ROOT / "src"), **env})
-                         for name, env in setups.items()}
+                                                stderr=subprocess.PIPE, text=True, env={**clean, "PYTHONPATH": str(ROOT / "src"), **setups[name]})
+                         for name in names}
                 for name, proc in procs.items():
                     stdout, stderr = proc.communicate(timeout=300)
                     if proc.returncode != 0:
                         raise RuntimeError(stderr[-2000:])
                     r = json.loads(stdout.strip().splitlines()[-1])
                     runs[name].append(r["cpu_s"] / r["spans"] * 1e6)
-                print(f"cpu {rate:g} spans/s: " + ", ".join(f"{n} {v[-1]:.1f} us/span" for n, v in runs.items()) + f" (load {os.getloadavg()[0]:.2f})", flush=True)
+                print(f"cpu {rate:g} spans/s: " + ", ".join(f"{n} {runs[n][-1]:.1f} us/span" for n in names) + f" (load {os.getloadavg()[0]:.2f})", flush=True)
             row: dict = {name: {"us_per_span_runs": [round(x, 1) for x in v], "us_per_span_median": round(sorted(v)[len(v) // 2], 1)} for name, v in runs.items()}
             ratios = sorted(n / o for n, o in zip(runs["new"], runs["old"]))
             row["new_over_old_per_repeat"] = [round(x, 3) for x in ratios]
