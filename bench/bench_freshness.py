@@ -11,7 +11,7 @@ Two kinds of call: `root` (an agent run: the decorated call is the root span) an
 call inside an agent run that stays open, so no root span ends). Side by side in the same run, on
 the same Jaeger/Prometheus/Loki: the shipped defaults (agent processes with nothing set, the stack's
 collector) and the old ones (OTEL_BSP_SCHEDULE_DELAY=5000, OTEL_BLRP_SCHEDULE_DELAY=1000,
-OTEL_METRIC_EXPORT_INTERVAL=10000, no root-span flush; a second collector with a 1 s batch flush
+OTEL_METRIC_EXPORT_INTERVAL=10000, no early flush; a second collector with a 1 s batch flush
 and 5 s spanmetrics flush). Jaeger runs once, without the batch processor it had (that one held
 spans up to 200 ms more in the old setup). Probes run one at a time, old and new interleaved.
 The load average is recorded before and after: the machine is shared.
@@ -38,7 +38,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 POLL_S = 0.02
 OLD_ENV = {"OTEL_BSP_SCHEDULE_DELAY": "5000", "OTEL_BLRP_SCHEDULE_DELAY": "1000", "OTEL_METRIC_EXPORT_INTERVAL": "10000",
-           "AGENT_OTEL_FLUSH_ON_ROOT_END": "false"}
+           "AGENT_OTEL_EARLY_FLUSH": "false"}
 OLD_COLLECTOR_ENV = {"AGENT_OTEL_BATCH_FLUSH_TIMEOUT": "1s", "AGENT_OTEL_SPANMETRICS_FLUSH_INTERVAL": "5s"}
 TARGETS_MS = {"jaeger": {"p50": 200, "p99": 500}, "loki": {"p50": 200, "p99": 500}, "prometheus_sdk_metric": {"p50": 1000},
               "local_store": {"max": 200}}
@@ -293,7 +293,7 @@ def run_cpu(args: argparse.Namespace) -> dict:
     sink = subprocess.Popen([sys.executable, "-c", SINK], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     endpoint = f"http://127.0.0.1:{sink.stdout.readline().strip()}"
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AGENT_OTEL_"))}
-    setups = {"new": {}, "old": OLD_ENV, "new_without_root_flush": {"AGENT_OTEL_FLUSH_ON_ROOT_END": "false"}}
+    setups = {"new": {}, "old": OLD_ENV, "new_without_early_flush": {"AGENT_OTEL_EARLY_FLUSH": "false"}}
     out: dict[str, dict] = {}
     try:
         for rate in args.cpu_rates:
@@ -317,8 +317,8 @@ def run_cpu(args: argparse.Namespace) -> dict:
             ratios = sorted(n / o for n, o in zip(runs["new"], runs["old"]))
             row["new_over_old_per_repeat"] = [round(x, 3) for x in ratios]
             row["new_over_old_median"] = round(ratios[len(ratios) // 2], 3)
-            nr = sorted(n / o for n, o in zip(runs["new_without_root_flush"], runs["old"]))
-            row["new_without_root_flush_over_old_median"] = round(nr[len(nr) // 2], 3)
+            nr = sorted(n / o for n, o in zip(runs["new_without_early_flush"], runs["old"]))
+            row["new_without_early_flush_over_old_median"] = round(nr[len(nr) // 2], 3)
             out[f"{rate:g}_spans_per_s"] = row
     finally:
         sink.stdin.close()

@@ -293,7 +293,7 @@ def configure(
         # No sampler from code: the SDK reads OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG itself.
         sampler = ParentBased(TraceIdRatioBased(ratio)) if ratio is not None else None
         tracer_provider = TracerProvider(resource=resource, sampler=sampler, shutdown_on_exit=False)
-        flushes = []  # what a root span's end exports at once (agent_otel.freshness)
+        flushes = []  # what an early flush exports at once (agent_otel.freshness)
         if span_exp is not None:
             span_batches = BatchSpanProcessor(span_exp, meter_provider=meter_provider,
                                               **sdk_env.batch_kwargs("OTEL_BSP", queue, EXPORT_TIMEOUT_S * 1000, freshness.SPAN_DELAY_MS))
@@ -308,8 +308,8 @@ def configure(
             handler = LoggingHandler(level=log_level or logging.NOTSET, logger_provider=logger_provider)
             logging.getLogger().addHandler(handler)
 
-        if flushes and freshness.root_flush_enabled():
-            tracer_provider.add_span_processor(freshness.RootSpanFlusher(flushes, timeout_ms=int(EXPORT_TIMEOUT_S * 1000)))
+        if flushes and freshness.early_flush_enabled():
+            tracer_provider.add_span_processor(freshness.EarlyFlusher(flushes, timeout_ms=int(EXPORT_TIMEOUT_S * 1000)))
         trace.set_tracer_provider(tracer_provider)
         metrics.set_meter_provider(meter_provider)
         set_logger_provider(logger_provider)

@@ -1,4 +1,4 @@
-"""How soon telemetry leaves the process: the shipped export delays and the root-span flush.
+"""How soon telemetry leaves the process: the shipped export delays and the early flush.
 
 The OpenTelemetry SDK's defaults (a span waits up to 5 s in the batch processor, a log record 1 s,
 metrics are read every 60 s) put seconds between a call's end and its trace, log line or metric in
@@ -7,17 +7,19 @@ a backend. agent-otel ships shorter delays (docs/sdk.md#how-soon-telemetry-is-vi
 - spans and log records: a batch leaves every `SPAN_DELAY_MS` / `LOG_DELAY_MS` (or as soon as
   512 are queued, as before: under load batches stay full-sized, so the per-span export cost does
   not grow);
-- when an agent run's root span ends (no parent, or a remote one) in a quiet moment (no other
-  root span ended in the last `min_gap_s`), `RootSpanFlusher` wakes its own thread to export what
-  is queued at once, so a finished run is visible without waiting for the next batch. The caller
-  only reads the clock and maybe sets an event. A busy process (runs ending closer together) is
-  left to the batch delay: there the flush would only add exports, and the CPU per span, for at
-  most `SPAN_DELAY_MS` of latency; in a quiet one it replaces the batch's export rather than
-  adding one (an empty queue exports nothing);
+- `EarlyFlusher` wakes its own thread to export what is queued at once (spans and logs) when
+  an agent run's root span ends (no parent, or a remote one) and no other root ended in the last
+  `min_gap_s`, or when any span ends and no other span ended in the last `min_gap_s` (a tool or
+  model call in a quiet moment of a long run). A finished run, or a lone call, is then visible
+  without waiting for the next batch. The caller only reads the clock and maybe sets an event.
+  A busy process (spans and runs ending closer together) is left to the batch delay, so under
+  load the flush adds no exports; where spans end further apart than the delay, the timer would
+  have exported each on its own anyway (an empty queue exports nothing), so flushing early costs
+  no extra export either;
 - metrics: read and exported every `METRIC_INTERVAL_MS`.
 
 OTEL_BSP_SCHEDULE_DELAY, OTEL_BLRP_SCHEDULE_DELAY and OTEL_METRIC_EXPORT_INTERVAL win when set
-(sdk_env.py); AGENT_OTEL_FLUSH_ON_ROOT_END=false turns the root-span flush off. The SDK has no
+(sdk_env.py); AGENT_OTEL_EARLY_FLUSH=false turns the early flush off. The SDK has no
 processor that flushes on a span's end without blocking the caller, hence this small one.
 """
 
@@ -35,34 +37,35 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 SPAN_DELAY_MS = 100
 LOG_DELAY_MS = 100
 METRIC_INTERVAL_MS = 1000
-ROOT_FLUSH_MIN_GAP_S = SPAN_DELAY_MS / 1000  # runs ending closer together than this are left to the batch delay
-ENV_ROOT_FLUSH = "AGENT_OTEL_FLUSH_ON_ROOT_END"
+EARLY_FLUSH_MIN_GAP_S = SPAN_DELAY_MS / 1000  # spans / runs ending closer together than this are left to the batch delay
+ENV_EARLY_FLUSH = "AGENT_OTEL_EARLY_FLUSH"
 
 _logger = logging.getLogger("agent_otel")
 
 
-def root_flush_enabled() -> bool:
-    """AGENT_OTEL_FLUSH_ON_ROOT_END: on unless set to false/0/no/off (anything else unknown is warned about)."""
+def early_flush_enabled() -> bool:
+    """AGENT_OTEL_EARLY_FLUSH: on unless set to false/0/no/off (anything else unknown is warned about)."""
     from agent_otel.sdk_env import env, warn_once
 
-    raw = env(ENV_ROOT_FLUSH)
+    raw = env(ENV_EARLY_FLUSH)
     if raw is None or raw.lower() in ("true", "1", "yes", "on"):
         return True
     if raw.lower() in ("false", "0", "no", "off"):
         return False
-    warn_once(ENV_ROOT_FLUSH, raw, "true | false")
+    warn_once(ENV_EARLY_FLUSH, raw, "true | false")
     return True
 
 
-class RootSpanFlusher(SpanProcessor):
-    """Exports what the batch processors hold as soon as a root span ends, from its own thread.
+class EarlyFlusher(SpanProcessor):
+    """Exports what the batch processors hold, from its own thread, when a run ends or a span ends alone.
 
     `flushes` are force_flush callables (the span and log batch processors); each gets
-    `timeout_ms`. A root span that ends within `min_gap_s` of the previous one flushes nothing
-    (the batch processors export it within their delay); flushes are at least `min_gap_s` apart.
+    `timeout_ms`. A root span that ends within `min_gap_s` of the previous root, and a span that
+    ends within `min_gap_s` of the previous span, flush nothing (the batch processors export them
+    within their delay); flushes are at least `min_gap_s` apart.
     """
 
-    def __init__(self, flushes: Sequence[Callable[[int], object]], *, min_gap_s: float = ROOT_FLUSH_MIN_GAP_S, timeout_ms: int = 5000) -> None:
+    def __init__(self, flushes: Sequence[Callable[[int], object]], *, min_gap_s: float = EARLY_FLUSH_MIN_GAP_S, timeout_ms: int = 5000) -> None:
         self._flushes = list(flushes)
         self._min_gap_s = min_gap_s
         self._timeout_ms = timeout_ms
@@ -70,20 +73,21 @@ class RootSpanFlusher(SpanProcessor):
         self._closed = False
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
-        self._last_root = float("-inf")
+        self._last_root = self._last_span = float("-inf")
         self.flushes = 0  # how many flushes ran (tests, benches)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         pass
 
     def on_end(self, span: ReadableSpan) -> None:
-        parent = span.parent
-        if parent is not None and not parent.is_remote:
-            return
         now = time.monotonic()
-        busy = now - self._last_root < self._min_gap_s
-        self._last_root = now
-        if busy:
+        quiet = now - self._last_span >= self._min_gap_s
+        self._last_span = now
+        parent = span.parent
+        if parent is None or parent.is_remote:  # an agent run (or this service's part of a trace) ended
+            quiet = quiet or now - self._last_root >= self._min_gap_s
+            self._last_root = now
+        if not quiet:
             return
         try:
             if self._thread is None or self._pid != os.getpid():
@@ -95,7 +99,7 @@ class RootSpanFlusher(SpanProcessor):
     def _start(self) -> None:
         self._pid = os.getpid()  # after a fork the parent's thread is gone: start one in this process
         self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="agent-otel-root-flush", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="agent-otel-early-flush", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
@@ -109,7 +113,7 @@ class RootSpanFlusher(SpanProcessor):
                 try:
                     flush(self._timeout_ms)
                 except Exception:  # noqa: BLE001 - never into the app; the exporters count their own failures
-                    _logger.debug("agent-otel: flush at a root span's end failed", exc_info=True)
+                    _logger.debug("agent-otel: early flush failed", exc_info=True)
             self.flushes += 1
             time.sleep(self._min_gap_s)
 

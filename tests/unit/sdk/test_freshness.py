@@ -1,5 +1,5 @@
 """How soon telemetry leaves the process: shipped delays, the variables that override them, and the
-flush when an agent run's root span ends (each case in a fresh process: providers are set once)."""
+early flush when a run ends or a span ends alone (each case in a fresh process: providers are set once)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from test_sdk_env import probe
 
 from agent_otel import freshness
 
-ROOT_FLUSH = """
+EARLY_FLUSH = """
 import json, logging, sqlite3, sys, time
 import agent_otel
 agent_otel.configure("svc", exporter="local", store_path=sys.argv[1] if len(sys.argv) > 1 else {db!r})
@@ -34,17 +34,21 @@ out = {{}}
 with agent_otel.agent("planner"):
     with agent_otel.tool("search"):
         log.info("searching")
+    out["lone_tool"] = wait("spans", 1)  # a call ending alone in a run still open
+    out["logs"] = wait("logs", 1)
+    for _ in range(50):  # a burst: left to the (here minute-long) batch delay
+        with agent_otel.step("tick"):
+            pass
     time.sleep(0.5)
-    out["child_before_root_end"] = rows("spans")
-out["after_root_end"] = wait("spans", 2)
-out["logs"] = wait("logs", 1)
+    out["burst"] = rows("spans")
+out["after_root_end"] = wait("spans", 52)
 print("OUT " + json.dumps(out), flush=True)
 """
 
 
-def root_flush(tmp_path, env):
+def early_flush(tmp_path, env):
     db = str(tmp_path / "s.db")
-    proc = run(ROOT_FLUSH.format(db=db), env=env)
+    proc = run(EARLY_FLUSH.format(db=db), env=env)
     assert proc.returncode == 0, proc.stderr
     return json.loads(next(x for x in proc.stdout.splitlines() if x.startswith("OUT "))[4:])
 
@@ -57,19 +61,21 @@ def test_shipped_delays_are_short_and_the_sdk_variables_still_win():
     assert out["bsp"] == [[2048, 5.0]] and out["interval"] == [10000]
 
 
-def test_a_finished_agent_run_is_in_the_store_at_once_even_with_a_long_batch_delay(tmp_path):
-    # A minute's batch delay: only the root-span flush can write the spans and the log line this soon.
-    out = root_flush(tmp_path, {"OTEL_BSP_SCHEDULE_DELAY": "60000", "OTEL_BLRP_SCHEDULE_DELAY": "60000"})
-    assert out["child_before_root_end"] == 0  # a child's end alone does not flush: batches stay batches
-    took, n = out["after_root_end"]
-    assert n == 2 and took < 1.0, out
+def test_a_lone_call_and_a_finished_run_are_in_the_store_at_once_even_with_a_long_batch_delay(tmp_path):
+    # A minute's batch delay: only the early flush can write the spans and the log line this soon.
+    out = early_flush(tmp_path, {"OTEL_BSP_SCHEDULE_DELAY": "60000", "OTEL_BLRP_SCHEDULE_DELAY": "60000"})
+    took, n = out["lone_tool"]
+    assert n == 1 and took < 1.0, out
     took, n = out["logs"]
     assert n == 1 and took < 1.0, out
+    assert out["burst"] <= 2, out  # a burst does not flush span by span: batches stay batches
+    took, n = out["after_root_end"]
+    assert n == 52 and took < 1.0, out  # the run's end (after the burst went quiet) takes the rest
 
 
-def test_root_flush_can_be_turned_off(tmp_path):
-    out = root_flush(tmp_path, {"OTEL_BSP_SCHEDULE_DELAY": "60000", "AGENT_OTEL_FLUSH_ON_ROOT_END": "false"})
-    assert out["after_root_end"][1] == 0  # waits for the (minute-long) batch, as the user asked
+def test_early_flush_can_be_turned_off(tmp_path):
+    out = early_flush(tmp_path, {"OTEL_BSP_SCHEDULE_DELAY": "60000", "AGENT_OTEL_EARLY_FLUSH": "false"})
+    assert out["lone_tool"][1] == 0 and out["after_root_end"][1] == 0  # waits for the (minute-long) batch, as asked
 
 
 def test_collector_and_stack_configs_ship_the_short_timeouts():
@@ -96,7 +102,7 @@ def test_the_stacks_prometheus_evaluates_rules_every_second(tmp_path):
     assert prometheus["global"]["evaluation_interval"] == "1s"
 
 
-def test_root_flush_runs_for_a_run_that_ends_alone_and_leaves_busy_bursts_to_the_batch():
+def test_early_flush_for_runs_and_lone_spans_and_none_for_busy_bursts():
     import threading
     import time
 
@@ -109,23 +115,28 @@ def test_root_flush_runs_for_a_run_that_ends_alone_and_leaves_busy_bursts_to_the
         flushed.append(time.monotonic())
         done.set()
 
-    flusher = freshness.RootSpanFlusher([flush], min_gap_s=0.3)
+    flusher = freshness.EarlyFlusher([flush], min_gap_s=0.3)
     tracer = TracerProvider()
     tracer.add_span_processor(flusher)
     t = tracer.get_tracer("t")
     with t.start_as_current_span("run"):
         with t.start_as_current_span("tool"):
             pass
-        time.sleep(0.05)
-        assert flushed == []  # a child's end flushes nothing
-    assert done.wait(2) and len(flushed) == 1  # the run's end: at once
-    for _ in range(20):  # a burst of runs right after: left to the batch delay
+        assert done.wait(2) and len(flushed) == 1  # a span ending alone: at once
+        done.clear()
+        for _ in range(20):  # a burst right after: left to the batch delay
+            with t.start_as_current_span("step"):
+                pass
+        time.sleep(0.1)
+        assert len(flushed) == 1
+    assert done.wait(2) and len(flushed) == 2  # the run's end: at once, though spans just ended
+    done.clear()
+    for _ in range(20):  # a burst of runs: left to the batch delay
         with t.start_as_current_span("run"):
             pass
     time.sleep(0.4)
-    assert len(flushed) == 1
-    done.clear()
+    assert len(flushed) == 2
     with t.start_as_current_span("run"):  # quiet again
         pass
-    assert done.wait(2) and len(flushed) == 2
+    assert done.wait(2) and len(flushed) == 3
     tracer.shutdown()
