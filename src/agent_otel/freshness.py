@@ -1,8 +1,9 @@
 """How soon telemetry leaves the process: the shipped export delays and the early flush.
 
 The OpenTelemetry SDK's defaults (a span waits up to 5 s in the batch processor, a log record 1 s,
-metrics are read every 60 s) put seconds between a call's end and its trace, log line or metric in
-a backend. agent-otel ships shorter delays (docs/sdk.md#how-soon-telemetry-is-visible):
+metrics are read every 60 s; agent-otel used 10 s) put seconds between a call's end and its trace,
+log line or metric in a backend. agent-otel ships shorter delays (docs/latency.md, measured by
+bench/bench_freshness.py):
 
 - spans and log records: a batch leaves every `SPAN_DELAY_MS` / `LOG_DELAY_MS` (or as soon as
   512 are queued, as before: under load batches stay full-sized, so the per-span export cost does
