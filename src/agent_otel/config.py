@@ -38,7 +38,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
-from agent_otel import content, redaction, redacting_exporters, sdk_env, semconv, settings
+from agent_otel import content, freshness, redaction, redacting_exporters, sdk_env, semconv, settings
 from agent_otel.parked_threads import ParkedThreads
 from agent_otel.version import __version__
 from agent_otel.errors import ConfigError  # noqa: F401  (re-exported)
@@ -223,7 +223,7 @@ def configure(
         if metric_interval is not None:
             interval_ms = _positive(metric_interval, "metric_interval") * 1000
         elif settings.raw("OTEL_METRIC_EXPORT_INTERVAL") is None:
-            interval_ms = 10000  # agent-otel's default; the SDK reads the variable when it is set
+            interval_ms = freshness.METRIC_INTERVAL_MS  # agent-otel's default; the SDK reads the variable when it is set
         if int(max_queue_size) <= 0:
             raise ConfigError(f"max_queue_size: expected a positive integer, got {max_queue_size!r}")
         queue = None if int(max_queue_size) == 2048 and settings.raw("OTEL_BSP_MAX_QUEUE_SIZE") else int(max_queue_size)
@@ -273,20 +273,23 @@ def configure(
         # its on_start puts gen_ai.conversation.id on every span of a conversation, then the processors run
         tracer_provider = TracerProvider(resource=resource, sampler=sampler, shutdown_on_exit=False,
                                          active_span_processor=ConversationMultiSpanProcessor())
+        flushes = []  # what an early flush exports at once (agent_otel.freshness)
         if span_exp is not None:
-            tracer_provider.add_span_processor(
-                BatchSpanProcessor(span_exp, meter_provider=meter_provider,
-                                   **sdk_env.batch_kwargs("OTEL_BSP", queue, EXPORT_TIMEOUT_S * 1000))
-            )
+            span_batches = BatchSpanProcessor(span_exp, meter_provider=meter_provider,
+                                              **sdk_env.batch_kwargs("OTEL_BSP", queue, EXPORT_TIMEOUT_S * 1000, freshness.SPAN_DELAY_MS))
+            tracer_provider.add_span_processor(span_batches)
+            flushes.append(span_batches.force_flush)
         logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
         handler = None
         if log_exp is not None:
-            logger_provider.add_log_record_processor(
-                BatchLogRecordProcessor(log_exp, **sdk_env.batch_kwargs("OTEL_BLRP", queue, EXPORT_TIMEOUT_S * 1000))
-            )
+            log_batches = BatchLogRecordProcessor(log_exp, **sdk_env.batch_kwargs("OTEL_BLRP", queue, EXPORT_TIMEOUT_S * 1000, freshness.LOG_DELAY_MS))
+            logger_provider.add_log_record_processor(log_batches)
+            flushes.append(log_batches.force_flush)
             handler = LoggingHandler(level=log_level or logging.NOTSET, logger_provider=logger_provider)
             logging.getLogger().addHandler(handler)
 
+        if flushes and freshness.early_flush_enabled():
+            tracer_provider.add_span_processor(freshness.EarlyFlusher(flushes, timeout_ms=int(EXPORT_TIMEOUT_S * 1000)))
         trace.set_tracer_provider(tracer_provider)
         metrics.set_meter_provider(meter_provider)
         set_logger_provider(logger_provider)

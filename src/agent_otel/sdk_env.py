@@ -145,11 +145,13 @@ _BATCH_KWARGS = {"MAX_QUEUE_SIZE": "max_queue_size", "SCHEDULE_DELAY": "schedule
                  "MAX_EXPORT_BATCH_SIZE": "max_export_batch_size", "EXPORT_TIMEOUT": "export_timeout_millis"}
 
 
-def batch_kwargs(prefix: str, max_queue_size: int | None, export_timeout_ms: float) -> dict[str, Any]:
+def batch_kwargs(prefix: str, max_queue_size: int | None, export_timeout_ms: float, schedule_delay_ms: int | None = None) -> dict[str, Any]:
     """Keyword arguments of a BatchSpanProcessor (OTEL_BSP) / BatchLogRecordProcessor (OTEL_BLRP).
 
     A valid variable is left to the SDK (argument None); an unusable one is warned about and replaced
-    by the SDK default; `max_queue_size` from code wins over the variable.
+    by the SDK default; `max_queue_size` from code wins over the variable. `schedule_delay_ms` is
+    agent-otel's default delay (agent_otel.freshness), used when <prefix>_SCHEDULE_DELAY is unset
+    or unusable.
     """
     out: dict[str, Any] = {}
     values: dict[str, int] = {}
@@ -165,4 +167,6 @@ def batch_kwargs(prefix: str, max_queue_size: int | None, export_timeout_ms: flo
         out["max_export_batch_size"] = values["MAX_QUEUE_SIZE"]  # the SDK would raise
     if env(f"{prefix}_EXPORT_TIMEOUT") is None:
         out["export_timeout_millis"] = export_timeout_ms  # agent-otel's bounded default
+    if schedule_delay_ms is not None and _positive_int_env(f"{prefix}_SCHEDULE_DELAY") is None:
+        out["schedule_delay_millis"] = schedule_delay_ms  # agent-otel's shorter default; the variable wins when valid
     return out

@@ -42,6 +42,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("--header", "AGENT_OTEL_LOKI_HEADERS", "", "k=v,k2=v2", "Headers sent to Loki by the report sources (e.g. X-Scope-OrgID=team-a)."),
     Setting("--data-dir", "AGENT_OTEL_STACK_DIR", "$XDG_STATE_HOME/agent-otel/stack", "path", "Where `agent-otel stack up` keeps the stack's data and state."),
     Setting("", "AGENT_OTEL_CACHE", "~/.cache/agent-otel", "path", "Where `agent-otel stack install` builds and keeps the stack's programs."),
+    Setting("", "AGENT_OTEL_EARLY_FLUSH", "true", "true | false",
+            "Export at once when a lone span or agent run ends (telemetry answerable within ~200 ms; agent_otel.freshness)."),
     Setting("", "OTEL_SEMCONV_STABILITY_OPT_IN", "", "comma list", "gen_ai_latest_experimental: the GenAI conventions' newest attribute names."),
     Setting("", "XDG_DATA_HOME", "~/.local/share", "path", "Base of the default local store path."),
     Setting("", "XDG_STATE_HOME", "~/.local/state", "path", "Base of the default stack data dir and of where data was last written."),

@@ -243,7 +243,7 @@ def _commands(stack: Stack, alert_rules: str | None, alert_webhook: str | None, 
     am_bin = alertmanager_binary() if (alert_rules or alert_webhook) else None
     if (alert_rules or alert_webhook) and am_bin is None:
         raise StackError("alerting needs Alertmanager: apt-get install prometheus-alertmanager")
-    values = {**asdict(p), "data_dir": str(d), "jaeger_max_traces": 200000, "evaluation_interval": "5s",
+    values = {**asdict(p), "data_dir": str(d), "jaeger_max_traces": 200000, "evaluation_interval": "1s",
               "rule_files": json.dumps(_rule_files(alert_rules, cfg) if alert_rules else []),
               "alerting": f"alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{p.alertmanager}']" if am_bin else "",
               "webhook": json.dumps(alert_webhook or "http://127.0.0.1:9/unused")}

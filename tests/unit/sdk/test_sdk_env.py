@@ -16,7 +16,7 @@ inner = lambda e: getattr(e, "exporter", e)  # through agent-otel's redacting wr
 out = {"tp": type(tp).__name__, "exporter": agent_otel.config.configured_exporter()}
 if st is not None:
     out["sampler"] = tp.sampler.get_description()
-    procs = tp._active_span_processor._span_processors
+    procs = [p for p in tp._active_span_processor._span_processors if hasattr(p, "span_exporter")]  # the batch processors
     out["span_exporters"] = [type(inner(p.span_exporter)).__module__ + "." + type(inner(p.span_exporter)).__name__ for p in procs]
     out["bsp"] = [[p._batch_processor._max_queue_size, p._batch_processor._schedule_delay] for p in procs]
     readers = st.meter_provider._metric_readers
@@ -24,9 +24,9 @@ if st is not None:
     out["metric_exporters"] = [type(inner(r._exporter)).__module__ for r in readers]
     out["endpoint"] = [getattr(inner(p.span_exporter), "_endpoint", None) for p in procs]
     out["headers"] = [dict(getattr(inner(p.span_exporter), "_headers", None) or {}) for p in procs]
+print("PROBE " + json.dumps(out), flush=True)  # before the call: a console exporter may print its span at once
 with agent_otel.tool("t"):
     pass
-print("PROBE " + json.dumps(out), flush=True)
 """
 
 
@@ -71,7 +71,7 @@ def test_batch_and_interval_variables_and_unparseable_values_warned_once():
     assert out["bsp"] == [[100, 0.25]] and out["interval"] == [1500]
     out, err = probe({"OTEL_TRACES_EXPORTER": "kafka", "AGENT_OTEL_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "-5",
                       "OTEL_EXPORTER_OTLP_PROTOCOL": "udp", "OTEL_SDK_DISABLED": "maybe"})
-    assert out["exporter"] == "console" and out["bsp"] == [[2048, 5.0]]
+    assert out["exporter"] == "console" and out["bsp"] == [[2048, 0.1]]  # unusable: agent-otel's default delay (freshness.py)
     for name in ("OTEL_TRACES_EXPORTER", "OTEL_BSP_SCHEDULE_DELAY", "OTEL_SDK_DISABLED"):
         assert err.count(f"{name}=") == 1, (name, err)
 
