@@ -65,6 +65,23 @@ def _drain_at_collect(options: CallbackOptions) -> list[Observation]:
     return []
 
 
+def _by_content(groups: Iterable[tuple[Any, Any, list[float]]]) -> Iterable[tuple[Any, Any, list[float]]]:
+    """Join groups whose attribute dicts are distinct objects with equal content (e.g. one built per call)."""
+    merged: dict[Any, tuple[Any, Any, list[float]]] = {}
+    for histogram, attributes, values in groups:
+        try:
+            key: Any = (id(histogram), frozenset((k, v.__class__, v) for k, v in attributes.items()) if attributes else None)
+            hash(key)
+        except TypeError:  # an unhashable attribute value: keep the group as it is
+            key = (id(histogram), id(attributes))
+        hit = merged.get(key)
+        if hit is None:
+            merged[key] = (histogram, attributes, values)
+        else:
+            hit[2].extend(values)
+    return merged.values()
+
+
 class MeasurementBuffer:
     """Bounded buffer of pending histogram measurements, drained by a daemon thread and at collection."""
 
@@ -122,7 +139,7 @@ class MeasurementBuffer:
                     if g is None:
                         g = groups[(id(h2), id(a2))] = (h2, a2, [])
                     g[2].append(value)
-            for histogram, attributes, values in groups.values():
+            for histogram, attributes, values in _by_content(groups.values()):
                 try:
                     record_many(histogram, attributes, values)
                 except Exception as exc:  # noqa: BLE001
