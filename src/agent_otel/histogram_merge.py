@@ -36,12 +36,17 @@ except ImportError:  # pragma: no cover - another SDK layout: every value goes t
     _SdkHistogram = None  # type: ignore[assignment,misc]
 
 
+_VIM_FIELDS = ("_lock", "_view", "_get_or_create_aggregation")
+_HIST_FIELDS = ("_lock", "_boundaries", "_value", "_sum", "_min", "_max", "_record_min_max", "_get_empty_bucket_counts")
+
+
 def _sdk_ok() -> bool:
     if _SdkHistogram is None:
         return False
-    vim_attrs = ("_get_or_create_aggregation", "_lock", "_view")
-    agg_attrs = ("aggregate", "_get_empty_bucket_counts")
-    return all(hasattr(_ViewInstrumentMatch, a) for a in vim_attrs) and all(hasattr(_ExplicitBucketHistogramAggregation, a) for a in agg_attrs)
+    return all(callable(getattr(c, m, None)) for c, m in (
+        (_ViewInstrumentMatch, "_get_or_create_aggregation"), (_ExplicitBucketHistogramAggregation, "aggregate"),
+        (_ExplicitBucketHistogramAggregation, "_get_empty_bucket_counts"),
+    ))
 
 
 SDK_OK = _sdk_ok()
@@ -53,7 +58,7 @@ def _storages(histogram: Any) -> Sequence[Any] | None:
     if not SDK_OK or type(histogram) is not _SdkHistogram:
         return None
     storages = getattr(getattr(histogram, "_measurement_consumer", None), "_reader_storages", None)
-    if not isinstance(storages, Mapping):
+    if not isinstance(storages, Mapping) or not all(callable(getattr(s, "_get_or_init_view_instrument_match", None)) for s in storages.values()):
         return None
     sdk_config = getattr(histogram._measurement_consumer, "_sdk_config", None)
     exemplar_filter = getattr(sdk_config, "exemplar_filter", None)
@@ -84,32 +89,36 @@ def record_many(histogram: Any, attributes: Mapping[str, Any], values: list[floa
     total, low, high = sum(good), min(good), max(good)
     binned: dict[tuple[float, ...], list[int]] = {}
     now = time.time_ns()
-    for storage in storages:
-        for vim in storage._get_or_init_view_instrument_match(histogram):
-            keys = vim._view._attribute_keys
-            attrs = {k: v for k, v in attributes.items() if k in keys} if keys is not None else dict(attributes)
-            key = _hash_attributes(attrs)
-            with vim._lock:
-                agg = vim._get_or_create_aggregation(key, attrs)
-                if type(agg) is _ExplicitBucketHistogramAggregation and hasattr(agg, "_boundaries"):
-                    bounds = agg._boundaries
-                    counts = binned.get(bounds)
-                    if counts is None:
-                        counts = [0] * (len(bounds) + 1)
-                        for v in good:
-                            counts[bisect_left(bounds, v)] += 1
-                        binned[bounds] = counts
-                    with agg._lock:
-                        if agg._value is None:
-                            agg._value = agg._get_empty_bucket_counts()
-                        bucket = agg._value
-                        for i, c in enumerate(counts):
-                            if c:
-                                bucket[i] += c
-                        agg._sum += total
-                        if agg._record_min_max:
-                            agg._min = min(agg._min, low)
-                            agg._max = max(agg._max, high)
-                else:  # another aggregation chosen by a view: the SDK's per-value path
+    matches = [vim for storage in storages for vim in storage._get_or_init_view_instrument_match(histogram)]
+    if not all(hasattr(vim, f) for vim in matches for f in _VIM_FIELDS) or not all(hasattr(vim._view, "_attribute_keys") for vim in matches):
+        for value in good:  # checked before anything is merged, so nothing is counted twice
+            histogram.record(value, attributes)
+        return
+    for vim in matches:
+        keys = vim._view._attribute_keys
+        attrs = {k: v for k, v in attributes.items() if k in keys} if keys is not None else dict(attributes)
+        key = _hash_attributes(attrs)
+        with vim._lock:
+            agg = vim._get_or_create_aggregation(key, attrs)
+            if type(agg) is _ExplicitBucketHistogramAggregation and all(hasattr(agg, f) for f in _HIST_FIELDS):
+                bounds = agg._boundaries
+                counts = binned.get(bounds)
+                if counts is None:
+                    counts = [0] * (len(bounds) + 1)
                     for v in good:
-                        agg.aggregate(Measurement(v, now, histogram, _EMPTY_CONTEXT, attrs), False)
+                        counts[bisect_left(bounds, v)] += 1
+                    binned[bounds] = counts
+                with agg._lock:
+                    if agg._value is None:
+                        agg._value = agg._get_empty_bucket_counts()
+                    bucket = agg._value
+                    for i, c in enumerate(counts):
+                        if c:
+                            bucket[i] += c
+                    agg._sum += total
+                    if agg._record_min_max:
+                        agg._min = min(agg._min, low)
+                        agg._max = max(agg._max, high)
+            else:  # another aggregation chosen by a view: the SDK's per-value path
+                for v in good:
+                    agg.aggregate(Measurement(v, now, histogram, _EMPTY_CONTEXT, attrs), False)
