@@ -55,7 +55,7 @@ _EMPTY_CONTEXT = Context() if SDK_OK else None
 
 def _storages(histogram: Any) -> Sequence[Any] | None:
     """The per-reader storages of an SDK histogram, or None when it is not one this module can merge into."""
-    if not SDK_OK or type(histogram) is not _SdkHistogram:
+    if not SDK_OK or not isinstance(histogram, _SdkHistogram):
         return None
     storages = getattr(getattr(histogram, "_measurement_consumer", None), "_reader_storages", None)
     if not isinstance(storages, Mapping) or not all(callable(getattr(s, "_get_or_init_view_instrument_match", None)) for s in storages.values()):
