@@ -24,6 +24,7 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
+from opentelemetry.metrics import _internal as _metrics_api
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.genai.utils import fq_exception_type
 
@@ -455,14 +456,34 @@ _default: Recorder | None = None
 _default_lock = threading.Lock()
 
 
+_UNREAD = object()
+
+
+def _global_providers() -> tuple[Any, Any]:
+    """What the global tracer and meter providers are now, as cheaply as the decorators' hot path needs.
+
+    While none is set, `get_*_provider()` looks the OTEL_PYTHON_*_PROVIDER variable up in
+    os.environ at every call (~1 us, a KeyError each time); the API's own globals say the same
+    for free (None: not set yet, the proxy). Falls back to the getters if those globals move.
+    """
+    tp = getattr(trace, "_TRACER_PROVIDER", _UNREAD)
+    mp = getattr(_metrics_api, "_METER_PROVIDER", _UNREAD)
+    if tp is _UNREAD:
+        tp = trace.get_tracer_provider()
+    if mp is _UNREAD:
+        mp = metrics.get_meter_provider()
+    return tp, mp
+
+
 def default_recorder() -> Recorder:
     """The recorder on the global providers, rebuilt when they (or the conventions opt-in) change."""
     global _default
     rec = _default
-    tp = trace.get_tracer_provider()
-    mp = metrics.get_meter_provider()
+    tp, mp = _global_providers()
     if rec is not None and rec._global_tp is tp and rec._global_mp is mp:
         return rec
+    trace.get_tracer_provider(), metrics.get_meter_provider()  # (loads a provider named in the environment)
+    tp, mp = _global_providers()
     with _default_lock:
         rec = Recorder()
         rec._global_tp, rec._global_mp = tp, mp  # type: ignore[attr-defined]
