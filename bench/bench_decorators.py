@@ -1,9 +1,17 @@
 """Hot-path cost of a decorated call against a raw `tracer.start_as_current_span` with the same attributes.
 
-Both run side by side in one process, interleaved, on the same tracer and meter providers (spans
-go through a real BatchSpanProcessor into an exporter that drops them; metrics into a reader), so
-the ratio is what an app pays for using the decorator instead of hand-written OTel code.
-Cases: sampled (the usual), not sampled (sampler says drop) and no providers at all (disabled).
+Two setups, each in its own process (the global providers can be set once per process), every
+kind (step, tool, agent, llm, inference); raw span and decorated call run interleaved on the same
+providers, so each ratio comes from one run on one machine state:
+
+  a. no MeterProvider (issue 15's figure): a TracerProvider with a BatchSpanProcessor into an
+     exporter that drops; wall time in the calling thread, sampled and not-sampled spans.
+  b. the providers `configure()` installs (issue 20's figure): its MeterProvider (periodic reader,
+     SDK-internal processor metrics), its TracerProvider and BatchSpanProcessor, its redacting
+     exporter wrappers, with the exporters replaced by ones that drop; wall time in the calling
+     thread, and CPU of all threads (`process_time`) over N calls plus what they left to do: the
+     metric drain, a metric collection + export, the span export. The raw span records no metric;
+     `hand_written_same_metrics` is a raw span plus the same histograms recorded by hand.
 
     python bench/bench_decorators.py        # prints the ratios, writes bench/results/decorators.json
 """
@@ -11,127 +19,240 @@ Cases: sampled (the usual), not sampled (sampler says drop) and no providers at 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 import timeit
 from pathlib import Path
+from typing import Any
 
-from opentelemetry import metrics, trace
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
-
-N = 20_000
-REPEATS = 7
+N = int(os.environ.get("BENCH_DECORATORS_N", "10000"))
+REPEATS = 5
+PAIRS = 3
+KINDS = ("step", "tool", "agent", "llm", "inference")
 
 
-class Drop(SpanExporter):
-    def export(self, spans):  # noqa: ANN001
-        return SpanExportResult.SUCCESS
+def _decorated_and_raw(kind: str, tracer):  # noqa: ANN001, ANN202
+    import agent_otel
+    from agent_otel.recorder import make_spec
+
+    factory, name, opts = {
+        "step": (agent_otel.step, "retrieve", {}),
+        "tool": (agent_otel.tool, "web_search", {}),
+        "agent": (agent_otel.agent, "planner", {}),
+        "llm": (agent_otel.llm, "gpt-4o", {"provider": "openai"}),
+        "inference": (agent_otel.inference, "classifier", {"batch_size": 1}),
+    }[kind]
+    decorated = factory(name, **opts)(lambda: None)
+    model_kind = kind in ("llm", "inference")
+    spec = make_spec(kind, None if model_kind else name, {"model": name, **opts} if model_kind else opts)
+    attrs = dict(spec.attributes)
+
+    def raw(span_name=spec.span_name, kind_=spec.span_kind, attrs=attrs) -> None:
+        with tracer.start_as_current_span(span_name, kind=kind_, attributes=attrs):
+            pass
+
+    return decorated, raw, spec
 
 
-class Switch(Sampler):
-    """Sample everything or nothing, switchable between cases."""
+def caller_per_call(fn, flush) -> tuple[float, float]:  # noqa: ANN001
+    """Best of REPEATS runs of N calls, in microseconds per call: (wall time, CPU time) of the calling thread.
 
-    on = True
-
-    def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, links=None, trace_state=None):  # noqa: ANN001
-        return SamplingResult(Decision.RECORD_AND_SAMPLE if self.on else Decision.DROP, attributes)
-
-    def get_description(self) -> str:
-        return "switch"
-
-
-def measure(fn) -> float:  # noqa: ANN001
-    """Best of REPEATS runs of N calls, in microseconds per call (wall time in the calling thread)."""
-    from agent_otel import instruments
-
-    best = float("inf")
+    The thread's CPU time is the load-proof view of the same thing: on a busy machine wall time
+    also counts the time other processes held the cores.
+    """
+    best_wall = best_cpu = float("inf")
     for _ in range(REPEATS):
-        best = min(best, timeit.timeit(fn, number=N))
-        instruments.flush()  # what the buffer holds is recorded between runs, not inside them
-    return best / N * 1e6
+        c0, w0 = time.thread_time(), time.perf_counter()
+        for _ in range(N):
+            fn()
+        w1, c1 = time.perf_counter(), time.thread_time()
+        best_wall, best_cpu = min(best_wall, w1 - w0), min(best_cpu, c1 - c0)
+        flush()  # what the calls left to do is done between runs, not inside them
+    return best_wall / N * 1e6, best_cpu / N * 1e6
 
 
-def cpu_per_call(fn) -> float:  # noqa: ANN001
-    """Process CPU per call including the deferred metric recording (drained inside the window)."""
-    from agent_otel import instruments
-
-    instruments.flush()
+def cpu_per_call(fn, flush) -> float:  # noqa: ANN001
+    """CPU of all threads per call, including the work the calls left behind (done inside the window)."""
+    flush()
     t0 = time.process_time()
     for _ in range(N):
         fn()
-    instruments.flush()
+    flush()
     return (time.process_time() - t0) / N * 1e6
 
 
-def main() -> None:
+def _interleaved(measure, a, b, flush, times: int = PAIRS) -> tuple[Any, Any]:  # noqa: ANN001
+    """Medians of `times` interleaved runs (a, b, a, b...); each median taken per component."""
+    pairs = [(measure(a, flush), measure(b, flush)) for _ in range(times)]
+
+    def med(i: int) -> Any:
+        first = pairs[0][i]
+        if isinstance(first, tuple):
+            return tuple(statistics.median(p[i][k] for p in pairs) for k in range(len(first)))
+        return statistics.median(p[i] for p in pairs)
+
+    return med(0), med(1)
+
+
+def _caller_row(raw: tuple[float, float], dec: tuple[float, float]) -> dict:
+    return {
+        "raw_us": round(raw[0], 3), "decorated_us": round(dec[0], 3), "ratio": round(dec[0] / raw[0], 3),
+        "caller_cpu_raw_us": round(raw[1], 3), "caller_cpu_decorated_us": round(dec[1], 3), "caller_cpu_ratio": round(dec[1] / raw[1], 3),
+    }
+
+
+def setup_a() -> dict:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+
+    class Drop(SpanExporter):
+        def export(self, spans):  # noqa: ANN001
+            return SpanExportResult.SUCCESS
+
+    class Switch(Sampler):
+        on = True
+
+        def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, links=None, trace_state=None):  # noqa: ANN001
+            return SamplingResult(Decision.RECORD_AND_SAMPLE if self.on else Decision.DROP, attributes)
+
+        def get_description(self) -> str:
+            return "switch"
+
     sampler = Switch()
     provider = TracerProvider(sampler=sampler)
     provider.add_span_processor(BatchSpanProcessor(Drop(), max_queue_size=1_000_000, max_export_batch_size=4096))
-    trace.set_tracer_provider(provider)
-    metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+    trace.set_tracer_provider(provider)  # no MeterProvider: the metrics API is the no-op proxy
+    from agent_otel import instruments
 
-    import agent_otel  # after the providers: the decorators' proxies resolve to them
-    from agent_otel.recorder import default_recorder, make_spec
+    def flush() -> None:
+        instruments.flush()
+        provider.force_flush()
 
     tracer = trace.get_tracer("bench")
-    results = {}
-    for kind, factory, name in (("step", agent_otel.step, "retrieve"), ("tool", agent_otel.tool, "web_search"), ("llm", agent_otel.llm, "gpt-4o")):
-        opts = {"provider": "openai"} if kind == "llm" else {}
-        decorated = factory(name, **opts)(lambda: None)
-        spec = make_spec(kind, name if kind != "llm" else None, {"model": name, **opts} if kind == "llm" else opts)
-        attrs = dict(spec.attributes)
+    out = {}
+    for kind in KINDS:
+        decorated, raw, _ = _decorated_and_raw(kind, tracer)
+        for case, sampled in (("sampled", True), ("not_sampled", False)):
+            sampler.on = sampled
+            raw_c, dec_c = _interleaved(caller_per_call, raw, decorated, flush)
+            row = out[f"{kind}/{case}"] = _caller_row(raw_c, dec_c)
+            print(f"a {kind:9s} {case:11s} caller wall raw {raw_c[0]:6.2f} us  decorated {dec_c[0]:6.2f} us  ratio {row['ratio']:.3f}"
+                  f"  | caller CPU {raw_c[1]:6.2f} vs {dec_c[1]:6.2f} = {row['caller_cpu_ratio']:.3f}x", flush=True)
+        sampler.on = True
+    return out
 
-        def raw(span_name=spec.span_name, kind_=spec.span_kind, attrs=attrs) -> None:
-            with tracer.start_as_current_span(span_name, kind=kind_, attributes=attrs):
-                pass
 
+def setup_b() -> dict:
+    from opentelemetry import metrics, trace
+    from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+    import agent_otel
+    from agent_otel import config, instruments
+    from agent_otel.recorder import default_recorder
+
+    class DropSpans(SpanExporter):
+        def export(self, spans):  # noqa: ANN001
+            return SpanExportResult.SUCCESS
+
+    class DropMetrics(MetricExporter):
+        def export(self, metrics_data, timeout_millis: float = 10_000, **kwargs):  # noqa: ANN001, ANN003
+            return MetricExportResult.SUCCESS
+
+        def force_flush(self, timeout_millis: float = 10_000) -> bool:
+            return True
+
+        def shutdown(self, timeout_millis: float = 30_000, **kwargs) -> None:  # noqa: ANN003
+            pass
+
+    drops = {"traces": DropSpans(), "metrics": DropMetrics(), "logs": None}
+    config._exporter = lambda signal, *args: drops[signal]  # everything configure() builds, minus the network
+    agent_otel.configure("bench", exporter="console", max_queue_size=1_000_000)
+    tp, mp = trace.get_tracer_provider(), metrics.get_meter_provider()
+
+    def flush() -> None:
+        instruments.flush()
+        tp.force_flush()
+        mp.force_flush()  # a collection + export, as the periodic reader does
+
+    tracer = trace.get_tracer("bench")
+    out = {}
+    for kind in KINDS:
+        decorated, raw, spec = _decorated_and_raw(kind, tracer)
+        decorated()
         inst = default_recorder().instruments
-        hs = ((inst.duration, dict(spec.own_metric_attrs)),) + (
-            ((inst.by_kind[spec.extra["metric_kind"]], dict(spec.conv_metric_attrs)),) if spec.extra["metric_kind"] in inst.by_kind else ()
-        )
+        conv = inst.by_kind.get(spec.metric_kind)
+        hs = ((inst.duration, dict(spec.own_metric_attrs)),) + (((conv, dict(spec.conv_metric_attrs)),) if conv is not None else ())
 
-        def raw_with_metrics(span_name=spec.span_name, kind_=spec.span_kind, attrs=attrs, hs=hs) -> None:
+        def hand_written(span_name=spec.span_name, kind_=spec.span_kind, attrs=dict(spec.attributes), hs=hs) -> None:
             t0 = time.perf_counter()
             with tracer.start_as_current_span(span_name, kind=kind_, attributes=attrs):
                 pass
+            elapsed = time.perf_counter() - t0
             for h, m in hs:
-                h.record(time.perf_counter() - t0, m)
+                h.record(elapsed, m)
 
-        for case, sampled in (("sampled", True), ("not_sampled", False)):
-            sampler.on = sampled
-            pairs = [(measure(raw), measure(decorated)) for _ in range(3)]  # interleaved
-            raw_us = statistics.median(p[0] for p in pairs)
-            dec_us = statistics.median(p[1] for p in pairs)
-            cpu_raw = statistics.median(cpu_per_call(raw) for _ in range(3))
-            cpu_dec = statistics.median(cpu_per_call(decorated) for _ in range(3))
-            cpu_hand = statistics.median(cpu_per_call(raw_with_metrics) for _ in range(3))
-            results[f"{kind}/{case}"] = {
-                "raw_us": round(raw_us, 3), "decorated_us": round(dec_us, 3), "ratio": round(dec_us / raw_us, 3),
-                "cpu_raw_us": round(cpu_raw, 3), "cpu_decorated_us": round(cpu_dec, 3), "cpu_ratio": round(cpu_dec / cpu_raw, 3),
-                "cpu_hand_written_same_metrics_us": round(cpu_hand, 3), "cpu_ratio_vs_hand_written_same_metrics": round(cpu_dec / cpu_hand, 3),
-            }
-            print(f"{kind:5s} {case:12s} raw {raw_us:6.2f} us  decorated {dec_us:6.2f} us  ratio {dec_us / raw_us:.2f}x"
-                  f"   | total CPU incl. deferred metrics: {cpu_raw:6.2f} vs {cpu_dec:6.2f} us = {cpu_dec / cpu_raw:.2f}x; hand-written span+same metrics {cpu_hand:6.2f} us")
+        raw_c, dec_c = _interleaved(caller_per_call, raw, decorated, flush)
+        cpu_raw, cpu_dec = _interleaved(cpu_per_call, raw, decorated, flush, times=5)
+        cpu_hand = statistics.median(cpu_per_call(hand_written, flush) for _ in range(3))
+        row = out[f"{kind}/sampled"] = {
+            **_caller_row(raw_c, dec_c),
+            "cpu_raw_us": round(cpu_raw, 3), "cpu_decorated_us": round(cpu_dec, 3), "cpu_ratio": round(cpu_dec / cpu_raw, 3),
+            "cpu_hand_written_same_metrics_us": round(cpu_hand, 3),
+        }
+        print(f"b {kind:9s} sampled     caller wall {raw_c[0]:6.2f} vs {dec_c[0]:6.2f} us = {row['ratio']:.3f}x"
+              f"  caller CPU {raw_c[1]:6.2f} vs {dec_c[1]:6.2f} = {row['caller_cpu_ratio']:.3f}x"
+              f"  | CPU all threads {cpu_raw:6.2f} vs {cpu_dec:6.2f} = {row['cpu_ratio']:.3f}x"
+              f" (span + same metrics by hand {cpu_hand:6.2f})", flush=True)
+    agent_otel.shutdown()
+    return out
 
-    sampler.on = True
+
+def _child(setup: str) -> dict:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run([sys.executable, __file__, "--setup", setup], env=env, stdout=subprocess.PIPE, text=True, check=True)
+    lines = proc.stdout.splitlines()
+    for line in lines[:-1]:
+        print(line)
+    return json.loads(lines[-1])
+
+
+def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--setup":
+        result = setup_a() if sys.argv[2] == "a" else setup_b()
+        print(json.dumps(result))
+        return
+    load_before = os.getloadavg()
+    started = time.time()
+    a = _child("a")
+    b = _child("b")
     out = {
-        "what": "decorated call vs raw start_as_current_span with the same attributes (median of 3 interleaved best-of-7 runs of 20k calls); "
-                "ratio = wall time in the calling thread; cpu_ratio = process CPU including the deferred metric recording "
-                "(the raw span records no metric at all, the decorated call records agent_otel.duration and the kind's gen_ai histogram)",
+        "what": "decorated call vs raw start_as_current_span with the same attributes, every kind, interleaved in one process per setup. "
+                "a_no_meter_provider (issue 15): ratio = wall time in the calling thread, caller_cpu_ratio = CPU time of the calling thread "
+                "(the load-proof view of it on a busy machine); median of 3 interleaved best-of-5 runs of N calls. "
+                "b_configure_metrics (issue 20): the providers configure() installs, exporters replaced by ones that drop; ratio and "
+                "caller_cpu_ratio as in a, cpu_ratio = CPU of all threads per call incl. the metric drain, a collection + export and the "
+                "span export (median of 5 interleaved runs of N calls). The raw span records no metric.",
+        "calls_per_run": N,
         "python": sys.version.split()[0],
         "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "load_average_1_5_15_before": [round(x, 2) for x in load_before],
+        "load_average_1_5_15_after": [round(x, 2) for x in os.getloadavg()],
+        "seconds": round(time.time() - started, 1),
         "target_ratio": 1.15,
-        "results": results,
+        "a_no_meter_provider": a,
+        "b_configure_metrics": b,
     }
     path = Path(__file__).parent / "results" / "decorators.json"
-    path.write_text(json.dumps(out, indent=2))
-    print(f"wrote {path}")
+    path.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"load average before {out['load_average_1_5_15_before']} after {out['load_average_1_5_15_after']}; wrote {path}")
 
 
 if __name__ == "__main__":

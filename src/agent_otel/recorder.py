@@ -24,6 +24,7 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
+from opentelemetry.metrics import _internal as _metrics_api
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.genai.utils import fq_exception_type
 
@@ -55,6 +56,9 @@ _PROVIDER_BY_MODEL_PREFIX: tuple[tuple[str, str], ...] = (
 # Content kept for the inference-details event until its span ends, by span (shared by all
 # recorders: a client call inside `@llm` adds to the decorator's span).
 _event_content: dict[int, dict[str, Any]] = {}
+# Metric attributes of a model call that a client inside the call (or record_usage) may set on its span.
+_MODEL_METRIC_KEYS = (semconv.GEN_AI_PROVIDER_NAME, semconv.GEN_AI_REQUEST_MODEL, semconv.GEN_AI_RESPONSE_MODEL,
+                      semconv.SERVER_ADDRESS, semconv.SERVER_PORT)
 UNKNOWN_PROVIDER = "unknown"  # custom value (the conventions' enum is open); documented in docs/instrumentation.md
 
 
@@ -84,6 +88,23 @@ class CallSpec:
     model_call: bool = False
     metric_kind: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # Metric attribute dicts derived per call (agent name, provider fallback), kept so that every
+    # call with the same values shares one dict: the metric drain merges them by identity.
+    derived: dict[Any, Mapping[str, Any]] = field(default_factory=dict, compare=False, repr=False)
+
+    def derive(self, key: Any, base: Mapping[str, Any], extra: Mapping[str, Any]) -> Mapping[str, Any]:
+        """`{**base, **extra}`, one shared dict per `key` when `base` is this spec's own conv attributes."""
+        if base is not self.conv_metric_attrs:
+            return {**base, **extra}
+        try:
+            hit = self.derived.get(key)
+        except TypeError:  # an unhashable attribute value
+            return {**base, **extra}
+        if hit is None:
+            if len(self.derived) >= 256:  # bounded: a new dict per call past that
+                return {**base, **extra}
+            hit = self.derived[key] = {**base, **extra}
+        return hit
 
 
 def _keys(attrs: Mapping[str, Any], metric: str) -> dict[str, Any]:
@@ -301,11 +322,13 @@ class Recorder:
                     span.record_exception(exc)
                     span.set_status(Status(StatusCode.ERROR, f"{type(exc).__qualname__}: {exc}"[:1024]))
             if spec.model_call and recording:
-                conv = self._finish_model_span(span, conv)
+                conv = self._finish_model_span(spec, span, conv)
             elif spec.kind == semconv.KIND_TOOL and recording:
-                agent = (getattr(span, "attributes", None) or {}).get(semconv.GEN_AI_AGENT_NAME)
+                attrs = span.attributes
+                # Only a call that added attributes (begin adds the agent's name) can carry one.
+                agent = attrs.get(semconv.GEN_AI_AGENT_NAME) if len(attrs) > len(spec.attributes) else None
                 if agent:
-                    conv = {**conv, semconv.GEN_AI_AGENT_NAME: agent}
+                    conv = spec.derive(("agent", agent), conv, {semconv.GEN_AI_AGENT_NAME: agent})
             span.end()
             hist = self._by_kind.get(spec.metric_kind)
             if hist is not None:
@@ -321,19 +344,26 @@ class Recorder:
         else:
             span.set_attribute(spec.output_key, content.render(result))
 
-    def _finish_model_span(self, span: Span, conv: Mapping[str, Any]) -> dict[str, Any]:
+    def _finish_model_span(self, spec: CallSpec, span: Span, conv: Mapping[str, Any]) -> Mapping[str, Any]:
         """Provider fallback, metric attributes known only now (response model, server), the details event."""
-        attrs = getattr(span, "attributes", None) or {}
-        if semconv.GEN_AI_PROVIDER_NAME not in attrs:
-            span.set_attribute(semconv.GEN_AI_PROVIDER_NAME, UNKNOWN_PROVIDER)
-            attrs = span.attributes or {}
-        out = dict(conv)
-        for key in (semconv.GEN_AI_PROVIDER_NAME, semconv.GEN_AI_REQUEST_MODEL, semconv.GEN_AI_RESPONSE_MODEL,
-                    semconv.SERVER_ADDRESS, semconv.SERVER_PORT):
-            value = attrs.get(key)
-            if value is not None:
-                out[key] = value
-        kept = _event_content.pop(id(span), None)
+        attrs: Mapping[str, Any] = span.attributes
+        if len(attrs) == len(spec.attributes) and conv is spec.conv_metric_attrs:
+            # Nothing was added during the call (no client inside, no usage, no error): the
+            # attributes are the decoration's own, and so are the metric attributes.
+            out = conv
+            if semconv.GEN_AI_PROVIDER_NAME not in spec.attributes:
+                span.set_attribute(semconv.GEN_AI_PROVIDER_NAME, UNKNOWN_PROVIDER)
+                out = spec.derive("unknown-provider", conv, {semconv.GEN_AI_PROVIDER_NAME: UNKNOWN_PROVIDER})
+                attrs = span.attributes
+        else:
+            found = dict(attrs)
+            if semconv.GEN_AI_PROVIDER_NAME not in found:
+                span.set_attribute(semconv.GEN_AI_PROVIDER_NAME, UNKNOWN_PROVIDER)
+                found[semconv.GEN_AI_PROVIDER_NAME] = UNKNOWN_PROVIDER
+            attrs = found
+            known = {key: found[key] for key in _MODEL_METRIC_KEYS if found.get(key) is not None}
+            out = spec.derive(("model", *known.items()), conv, known)
+        kept = _event_content.pop(id(span), None) if _event_content else None
         if content.policy().events and attrs.get(semconv.GEN_AI_OPERATION_NAME) != semconv.OP_EMBEDDINGS:
             self._emit_details(span, attrs, kept or {})  # the event describes inference calls only
         return out
@@ -431,14 +461,34 @@ _default: Recorder | None = None
 _default_lock = threading.Lock()
 
 
+_UNREAD = object()
+
+
+def _global_providers() -> tuple[Any, Any]:
+    """What the global tracer and meter providers are now, as cheaply as the decorators' hot path needs.
+
+    While none is set, `get_*_provider()` looks the OTEL_PYTHON_*_PROVIDER variable up in
+    os.environ at every call (~1 us, a KeyError each time); the API's own globals say the same
+    for free (None: not set yet, the proxy). Falls back to the getters if those globals move.
+    """
+    tp = getattr(trace, "_TRACER_PROVIDER", _UNREAD)
+    mp = getattr(_metrics_api, "_METER_PROVIDER", _UNREAD)
+    if tp is _UNREAD:
+        tp = trace.get_tracer_provider()
+    if mp is _UNREAD:
+        mp = metrics.get_meter_provider()
+    return tp, mp
+
+
 def default_recorder() -> Recorder:
     """The recorder on the global providers, rebuilt when they (or the conventions opt-in) change."""
     global _default
     rec = _default
-    tp = trace.get_tracer_provider()
-    mp = metrics.get_meter_provider()
+    tp, mp = _global_providers()
     if rec is not None and rec._global_tp is tp and rec._global_mp is mp:
         return rec
+    trace.get_tracer_provider(), metrics.get_meter_provider()  # (loads a provider named in the environment)
+    tp, mp = _global_providers()
     with _default_lock:
         rec = Recorder()
         rec._global_tp, rec._global_mp = tp, mp  # type: ignore[attr-defined]
