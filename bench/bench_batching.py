@@ -44,13 +44,13 @@ async def batched(session: ort.InferenceSession, callers: int, samples: list[np.
     batcher = DynamicBatcher(session, max_batch_size=32)
     gate = asyncio.Semaphore(callers)
     sizes: list[int] = []
-    original = batcher._execute
+    observe = batcher.policy.observe
 
-    async def counting(loop: asyncio.AbstractEventLoop, batch: list) -> None:
-        sizes.append(len(batch))
-        await original(loop, batch)
+    def counting(size: int, seconds: float) -> None:  # every run ends here: count its requests
+        sizes.append(size)
+        observe(size, seconds)
 
-    batcher._execute = counting  # type: ignore[method-assign]
+    batcher.policy.observe = counting  # type: ignore[method-assign]
 
     async def one(x: np.ndarray) -> None:
         async with gate:

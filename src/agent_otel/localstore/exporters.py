@@ -32,8 +32,11 @@ EVENT_COLUMNS = ("trace_id", "span_id", "ts_ns", "name", "attributes")
 LOG_COLUMNS = ("ts_ns", "service", "severity", "body", "trace_id", "span_id", "attributes")
 
 
+_ENCODE = json.JSONEncoder(default=str, ensure_ascii=False).encode  # json.dumps with arguments builds an encoder per call
+
+
 def _json(attrs: Any) -> str:
-    return json.dumps(dict(attrs or {}), default=str, ensure_ascii=False)
+    return _ENCODE(dict(attrs or {}))
 
 
 def span_row(span: ReadableSpan) -> tuple[object, ...]:
@@ -74,15 +77,18 @@ class LocalSpanExporter(SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         try:
-            self._store.write("spans", SPAN_COLUMNS, [span_row(s) for s in spans])
-            self._store.write("span_events", EVENT_COLUMNS, [e for s in spans for e in event_rows(s)])
+            self._store.write_many([("spans", SPAN_COLUMNS, [span_row(s) for s in spans]),
+                                    ("span_events", EVENT_COLUMNS, [e for s in spans for e in event_rows(s)])])
             return SpanExportResult.SUCCESS
         except Exception:  # noqa: BLE001 - counted by the SDK as a failed export
             _logger.warning("local store: could not write %d spans", len(spans), exc_info=True)
             return SpanExportResult.FAILURE
 
     def shutdown(self) -> None:
-        pass
+        try:
+            self._store.flush_summaries()
+        except Exception:  # noqa: BLE001 - the spans are stored; reports read the unsummarised ones raw
+            _logger.warning("local store: could not summarise the last spans", exc_info=True)
 
 
 class LocalMetricExporter(MetricExporter):
