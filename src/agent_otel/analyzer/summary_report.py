@@ -82,6 +82,9 @@ def _latency(q: np.ndarray, total: float, count: float, mx: float) -> dict[str, 
     return out
 
 
+_STEPS = {24: np.arange(25) / 24}
+
+
 def _histogram(bins: np.ndarray, counts: np.ndarray, lo: float, hi: float, base: np.ndarray | None, n_bins: int = 24) -> dict[str, Any] | None:
     """`report.latency_histogram` from a sketch: each sketch bin's count goes to the report bin
     holding its value (bins are 1 % wide, report bins ~ 1/24 of the range)."""
@@ -95,10 +98,10 @@ def _histogram(bins: np.ndarray, counts: np.ndarray, lo: float, hi: float, base:
     a, b = np.log10(low), np.log10(high)
     if b - a < 1e-6:
         a, b = a - 0.05, b + 0.05
-    edges = np.logspace(a, b, n_bins + 1)
+    edges = 10.0 ** (a + (b - a) * _STEPS[n_bins])
     edges[0], edges[-1] = min(edges[0], low), max(edges[-1], high)
-    current, _ = np.histogram(values, bins=edges, weights=counts)
-    out = {"edges_ms": [round(float(e), 4) for e in edges], "counts": [int(round(c)) for c in current], "baseline_counts": None}
+    current = np.bincount(np.clip(np.searchsorted(edges, values, side="right") - 1, 0, n_bins - 1), weights=counts, minlength=n_bins)
+    out = {"edges_ms": np.round(edges, 4).tolist(), "counts": np.rint(current).astype(int).tolist(), "baseline_counts": None}
     if base_pos.size:
         out["baseline_counts"] = np.histogram(base, bins=edges)[0].tolist()
     return out
@@ -175,7 +178,7 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
             "kind": kind, "name": name, "count": n, "throughput_per_s": round(n / data_s, 4), "errors": e, "error_rate": round(e / n, 4),
             "latency_ms": _latency(q[g], total[g], n, maxs[g]), "total_ms": round(float(total[g]), 3), **tokens,
             "histogram": _histogram(w.bin[entry_rows], w.bin_count[entry_rows], mins[g], maxs[g], base),
-            "latency_samples_ms": [round(float(v), 3) for v in picked[: raw.BASELINE_SAMPLES]],
+            "latency_samples_ms": np.round(picked[: raw.BASELINE_SAMPLES], 3).tolist(),
         }
         if baseline is not None:
             item["baseline"] = stats.compare_latency(picked, base if base is not None else np.array([]), thresholds, current_p95=float(q[g][QS.index(0.95)]))

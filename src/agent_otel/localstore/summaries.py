@@ -130,8 +130,16 @@ def weighted_pick(group: np.ndarray, weight: np.ndarray, cap: int, rng: np.rando
     """Up to `cap` items per group, each drawn with probability in proportion to its weight (the
     number of spans it stands for): Efraimidis-Spirakis keys, so the pick is a uniform sample of
     the spans behind the items."""
-    prio = np.log(rng.random(group.size)) / np.maximum(weight, 1e-12)
-    return first_per_group(group, (-prio,), cap)
+    if group.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    prio = np.log(rng.random(group.size)) / np.maximum(weight, 1e-12)  # larger is picked first
+    rank = np.empty(group.size)
+    rank[np.argsort(-prio)] = np.arange(group.size) / group.size     # in [0, 1): one float sort key with the group
+    order = np.argsort(group.astype(np.float64) + rank)
+    g = group[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    within = np.arange(g.size) - np.repeat(starts, np.diff(np.r_[starts, g.size]))
+    return order[within < cap]
 
 
 def _floats(values: tuple[Any, ...]) -> np.ndarray:
@@ -395,12 +403,16 @@ def summarise(rows: list[tuple[Any, ...]], rng: np.random.Generator, rollup: Tok
         if chunk is None:
             chunk = chunks[iv] = empty_chunk(iv)
         index = {k: i for i, k in enumerate(chunk.keys)}
+        summed: dict[tuple[int, str | None], list[Any]] = {}
         for key, mdl, i, o in keys_credits:
             if key not in index:  # an agent seen in an earlier batch: its key joins with zero figures
                 index[key] = len(chunk.keys)
                 chunk.keys.append(key)
                 chunk.stats = np.vstack([chunk.stats, [0, 0, 0, np.inf, -np.inf, 0, 0, 0]])
-            chunk.rollup.append([index[key], mdl, i, o])
+            cur = summed.setdefault((index[key], mdl), [index[key], mdl, 0, 0])
+            cur[2] += i
+            cur[3] += o
+        chunk.rollup.extend(summed.values())
     return chunks
 
 
