@@ -85,12 +85,12 @@ def _latency(q: np.ndarray, total: float, count: float, mx: float) -> dict[str, 
 _STEPS = {24: np.arange(25) / 24}
 
 
-def _histogram(bins: np.ndarray, counts: np.ndarray, lo: float, hi: float, base: np.ndarray | None, n_bins: int = 24) -> dict[str, Any] | None:
+def _histogram(values: np.ndarray, counts: np.ndarray, lo: float, hi: float, base: np.ndarray | None, n_bins: int = 24) -> dict[str, Any] | None:
     """`report.latency_histogram` from a sketch: each sketch bin's count goes to the report bin
-    holding its value (bins are 1 % wide, report bins ~ 1/24 of the range)."""
+    holding its value (`values`: the sketch bins' values; they are 1 % wide, report bins ~ 1/24 of the range)."""
     if counts.sum() < 2 or hi <= 0:
         return None
-    values = np.clip(value_of(bins), lo, hi)
+    values = np.clip(values, lo, hi)
     base_pos = base[base > 0] if base is not None and base.size else np.zeros(0)
     low = min(lo, base_pos.min()) if base_pos.size else lo
     high = max(hi, base_pos.max()) if base_pos.size else hi
@@ -159,6 +159,7 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
     entry_group = row_group[w.bin_row]
     by_group = np.argsort(entry_group, kind="stable")
     cuts = np.searchsorted(entry_group[by_group], np.arange(ng + 1))
+    bin_values = value_of(w.bin)
     for g in sorted(range(ng), key=lambda g: -total[g]):
         kind, name = names[g]
         n = int(cnt[g])
@@ -177,7 +178,7 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
         item: dict[str, Any] = {
             "kind": kind, "name": name, "count": n, "throughput_per_s": round(n / data_s, 4), "errors": e, "error_rate": round(e / n, 4),
             "latency_ms": _latency(q[g], total[g], n, maxs[g]), "total_ms": round(float(total[g]), 3), **tokens,
-            "histogram": _histogram(w.bin[entry_rows], w.bin_count[entry_rows], mins[g], maxs[g], base),
+            "histogram": _histogram(bin_values[entry_rows], w.bin_count[entry_rows], mins[g], maxs[g], base),
             "latency_samples_ms": np.round(picked[: raw.BASELINE_SAMPLES], 3).tolist(),
         }
         if baseline is not None:

@@ -132,10 +132,8 @@ def weighted_pick(group: np.ndarray, weight: np.ndarray, cap: int, rng: np.rando
     the spans behind the items."""
     if group.size == 0:
         return np.zeros(0, dtype=np.int64)
-    prio = np.log(rng.random(group.size)) / np.maximum(weight, 1e-12)  # larger is picked first
-    rank = np.empty(group.size)
-    rank[np.argsort(-prio)] = np.arange(group.size) / group.size     # in [0, 1): one float sort key with the group
-    order = np.argsort(group.astype(np.float64) + rank)
+    prio = np.exp(np.log(rng.random(group.size)) / np.maximum(weight, 1e-12))  # u^(1/w) in (0, 1]: larger is picked first
+    order = np.argsort(group.astype(np.float64) + (1.0 - prio) * 0.999)        # one float sort key: group, then priority
     g = group[order]
     starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
     within = np.arange(g.size) - np.repeat(starts, np.diff(np.r_[starts, g.size]))
