@@ -41,12 +41,18 @@ def window_spans(source: Any, start_ns: int, end_ns: int, service: str | None) -
         (n,) = conn.execute(sql, (start_ns - start_ns % 60_000_000_000, end_ns)).fetchone()
     except Exception:  # noqa: BLE001 - no summaries table: an older store
         return 0
-    return int(n) if service is None else int(n)  # per-service counts need the rows; the total bounds it
+    return int(n)  # all services: it bounds the one asked for
 
 
 def applies(source: Any, start_ns: int, end_ns: int, service: str | None, mode: str = "auto") -> bool:
-    """Whether `build_report` should read summaries: the local store, and a big window (or asked)."""
-    if getattr(source, "name", None) != "local" or mode == "never":
+    """Whether `build_report` should read summaries: a local store that keeps them, and a big
+    window (or asked to). A store written before summaries existed is read raw."""
+    if mode not in ("auto", "always", "never"):
+        raise ValueError(f"summaries={mode!r}: expected auto, always or never")
+    conn = getattr(source, "_conn", None)
+    if getattr(source, "name", None) != "local" or mode == "never" or conn is None:
+        return False
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'span_summaries'").fetchone() is None:
         return False
     return mode == "always" or window_spans(source, start_ns, end_ns, service) > SUMMARY_SPANS
 

@@ -180,12 +180,16 @@ class Store:
         with self._lock:
             self._prune()
 
-    def _summarise(self, rows: list[tuple[object, ...]]) -> None:
-        """Summaries never cost a span: if they fail, their part is undone (those rows stay
-        uncovered, so reports read them raw) and the spans are still written."""
+    def _summarise(self, rows: list[tuple[object, ...]] | None, *, compact_past: bool = False) -> None:
+        """Add `rows` to the summaries (None: flush them). Summaries never cost a span: if they
+        fail, their part is undone (those rows stay uncovered, so reports read them raw) and the
+        spans are still written."""
         self._conn.execute("SAVEPOINT summaries")
         try:
-            self._summaries.add(self._conn, rows)  # type: ignore[union-attr]
+            if rows is None:
+                self._summaries.flush(self._conn, compact_past=compact_past)  # type: ignore[union-attr]
+            else:
+                self._summaries.add(self._conn, rows)  # type: ignore[union-attr]
             self._conn.execute("RELEASE summaries")
         except Exception:  # noqa: BLE001 - logged once, counted as lost summaries only
             self._conn.execute("ROLLBACK TO summaries")
@@ -195,14 +199,15 @@ class Store:
                 self._summary_failed = True
                 _logger.warning("local store: could not summarise spans; reports read them raw", exc_info=True)
 
-    def flush_summaries(self) -> None:
-        """Summarise the span rows still buffered (a reader reads them raw until then)."""
+    def flush_summaries(self, *, compact_past: bool = False) -> None:
+        """Summarise the span rows still buffered (a reader reads them raw until then);
+        `compact_past`: and merge each past minute's chunks into one row (on close)."""
         if self._summaries is None:
             return
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._summaries.flush(self._conn)
+                self._summarise(None, compact_past=compact_past)
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -210,7 +215,7 @@ class Store:
 
     def close(self) -> None:
         try:
-            self.flush_summaries()
+            self.flush_summaries(compact_past=True)
         except sqlite3.Error:
             _logger.warning("local store: could not summarise the last spans (reports read them raw)", exc_info=True)
         with self._lock:

@@ -188,9 +188,12 @@ def _chunk(iv: int, idx: np.ndarray | None, tid, pid, svc, kind, target, start_a
     stats[:, TOKEN_SPANS] = np.bincount(kidx, weights=~(np.isnan(it) & np.isnan(ot)), minlength=nk)
     code = (kidx.astype(np.int64) << 32) | (bin_of(d).astype(np.int64) & 0xFFFFFFFF)
     uniq, counts = np.unique(code, return_counts=True)
-    sample = weighted_pick(kidx, np.ones(n), SAMPLES_PER_KEY, rng)
+    # a chunk covering part of its minute keeps that part of the minute's samples (at least 4 per
+    # key): the minute's chunks together hold about SAMPLES_PER_KEY per key before they are merged
+    cap = max(4, math.ceil(SAMPLES_PER_KEY * min(1.0, (int(start_a.max()) - int(start_a.min())) / INTERVAL_NS + 1 / 60)))
+    sample = weighted_pick(kidx, np.ones(n), cap, rng)
     roots = np.flatnonzero(np.fromiter((p is None for p in pid), bool, n))
-    root_sample = roots[weighted_pick(kidx[roots], np.ones(roots.size), SAMPLES_PER_KEY, rng)]
+    root_sample = roots[weighted_pick(kidx[roots], np.ones(roots.size), cap, rng)]
     slow = roots[first_per_group(kidx[roots], (-d[roots],), SLOWEST_PER_KEY)]
     tids = {int(i): tid[i] for i in np.union1d(root_sample, slow)}
     errors: dict[tuple[int, str], list[Any]] = {}
@@ -287,12 +290,14 @@ class TokenRollup:
     def __init__(self) -> None:
         self._pending: collections.OrderedDict[tuple[str, str], list[list[Any]]] = collections.OrderedDict()
         self._agents: collections.OrderedDict[tuple[str, str], tuple[int, Key]] = collections.OrderedDict()
+        self._previous: dict[tuple[str, str], tuple[Any, ...]] = {}
 
     def __call__(self, rows: list[tuple[Any, ...]]) -> dict[int, list[tuple[Key, str | None, float, float]]]:
         """Tokens charged to the nearest ancestor agent span, as `agent_rollup` does on a whole
         window: walked within the batch, and across batches through subtotals that wait for a
         parent not yet written (children end, and are exported, before their parents)."""
         index = {(r[0], r[1]): r for r in rows}
+        previous = self._previous
         credits: dict[int, list[tuple[Key, str | None, float, float]]] = collections.defaultdict(list)
 
         def key_of(r: tuple[Any, ...]) -> Key:
@@ -306,7 +311,7 @@ class TokenRollup:
                 parent = r[2]
                 if parent is None:
                     return
-                nxt = index.get((r[0], parent))
+                nxt = index.get((r[0], parent)) or previous.get((r[0], parent))  # a parent written first, one flush earlier
                 if nxt is None:
                     known = self._agents.get((r[0], parent))
                     if known is not None:  # the agent was written in an earlier batch
@@ -331,6 +336,7 @@ class TokenRollup:
                 self._agents[(r[0], r[1])] = (r[7] - r[7] % INTERVAL_NS, key_of(r))
         while len(self._agents) > AGENTS_KNOWN:
             self._agents.popitem(last=False)
+        self._previous = index
         return credits
 
 
@@ -368,8 +374,14 @@ class Summarizer:
     def drop_buffer(self) -> None:
         self._rows, self._ranges = [], []
 
-    def flush(self, conn: sqlite3.Connection) -> None:
-        """Summarise the buffered rows (inside the caller's transaction)."""
+    def flush(self, conn: sqlite3.Connection, *, compact_past: bool = False) -> None:
+        """Summarise the buffered rows (inside the caller's transaction); `compact_past`: then
+        merge the chunks of every minute before the current one (a writer closing)."""
+        if compact_past:
+            self.flush(conn)
+            now = time.time_ns()
+            compact(conn, before_ns=now - now % INTERVAL_NS, rng=self._rng)
+            return
         if not self._rows:
             return
         rows, ranges = self._rows, self._ranges
@@ -432,7 +444,10 @@ def compact(conn: sqlite3.Connection, *, before_ns: int, rng: np.random.Generato
 def prune(conn: sqlite3.Connection, cutoff_ns: int) -> None:
     """Summaries of minutes that ended before `cutoff_ns` go with their spans; coverage of
     rowids no longer in `spans` goes too (all of it when `spans` is empty: rowids restart)."""
-    conn.execute("DELETE FROM span_summaries WHERE interval_ns + ? <= ?", (INTERVAL_NS, cutoff_ns))
+    try:
+        conn.execute("DELETE FROM span_summaries WHERE interval_ns + ? <= ?", (INTERVAL_NS, cutoff_ns))
+    except sqlite3.OperationalError:  # a store that never kept summaries
+        return
     (oldest,) = conn.execute("SELECT MIN(rowid) FROM spans").fetchone()
     if oldest is None:
         conn.execute("DELETE FROM summary_coverage")
