@@ -39,14 +39,30 @@ def _json(attrs: Any) -> str:
     return _ENCODE(dict(attrs or {}))
 
 
+_SERVICES: dict[int, tuple[Any, Any]] = {}  # id(resource) -> (resource, service.name): a process has one or a few
+
+
+def _service(resource: Any) -> Any:
+    if resource is None:
+        return None
+    hit = _SERVICES.get(id(resource))
+    if hit is not None and hit[0] is resource:
+        return hit[1]
+    value = resource.attributes.get("service.name")
+    if len(_SERVICES) < 64:
+        _SERVICES[id(resource)] = (resource, value)
+    return value
+
+
 def span_row(span: ReadableSpan) -> tuple[object, ...]:
-    a = span.attributes or {}
-    service = span.resource.attributes.get("service.name") if span.resource else None
+    a = dict(span.attributes or ())  # one copy: the SDK's BoundedAttributes answers each .get through a lock
+    service = _service(span.resource)
     error = span.status.status_code == StatusCode.ERROR
     start, end = span.start_time or 0, span.end_time or span.start_time or 0
+    ctx = span.context
     return (
-        format(span.context.trace_id, "032x"),
-        format(span.context.span_id, "016x"),
+        format(ctx.trace_id, "032x"),
+        format(ctx.span_id, "016x"),
         format(span.parent.span_id, "016x") if span.parent else None,
         service,
         span.name,
@@ -61,14 +77,17 @@ def span_row(span: ReadableSpan) -> tuple[object, ...]:
         a.get(semconv.GEN_AI_PROVIDER_NAME) or a.get(semconv.AGENT_OTEL_INFERENCE_PROVIDER),
         a.get(semconv.GEN_AI_USAGE_INPUT_TOKENS),
         a.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS),
-        _json(a),
+        _ENCODE(a),
     )
 
 
 def event_rows(span: ReadableSpan) -> list[tuple[object, ...]]:
     """Span events (exceptions, retries...) for the trace view."""
+    events = span.events
+    if not events:
+        return []
     trace_id, span_id = format(span.context.trace_id, "032x"), format(span.context.span_id, "016x")
-    return [(trace_id, span_id, e.timestamp, e.name, _json(e.attributes)) for e in span.events or ()]
+    return [(trace_id, span_id, e.timestamp, e.name, _json(e.attributes)) for e in events]
 
 
 class LocalSpanExporter(SpanExporter):
