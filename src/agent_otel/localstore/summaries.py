@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS span_summaries (
 CREATE INDEX IF NOT EXISTS span_summaries_interval ON span_summaries(interval_ns);
 CREATE TABLE IF NOT EXISTS summary_coverage (lo INTEGER NOT NULL, hi INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS summary_coverage_hi ON summary_coverage(hi);
+CREATE INDEX IF NOT EXISTS summary_coverage_lo ON summary_coverage(lo);
 """
 
 STATS = ("count", "errors", "sum_ms", "min_ms", "max_ms", "input_tokens", "output_tokens", "token_spans")
@@ -388,9 +389,7 @@ class Summarizer:
         self._rows, self._ranges = [], []
         self.write(conn, rows)
         for lo, hi in ranges:
-            joined = conn.execute("UPDATE summary_coverage SET hi = ? WHERE hi = ?", (hi, lo - 1)).rowcount
-            if not joined:
-                conn.execute("INSERT INTO summary_coverage (lo, hi) VALUES (?, ?)", (lo, hi))
+            cover(conn, lo, hi)
 
     def write(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
         """Summarise `rows` into chunk rows."""
@@ -404,6 +403,17 @@ class Summarizer:
             if self._latest_interval >= 0:
                 compact(conn, before_ns=newest, rng=self._rng)
             self._latest_interval = newest
+
+def cover(conn: sqlite3.Connection, lo: int, hi: int) -> None:
+    """Record rowids [lo, hi] as summarised, joined with the ranges it touches (writers that
+    interleave their batches leave one range, not one per batch)."""
+    before = conn.execute("SELECT rowid, lo FROM summary_coverage WHERE hi = ?", (lo - 1,)).fetchone()
+    after = conn.execute("SELECT rowid, hi FROM summary_coverage WHERE lo = ?", (hi + 1,)).fetchone()
+    for found in (before, after):
+        if found is not None:
+            conn.execute("DELETE FROM summary_coverage WHERE rowid = ?", (found[0],))
+    conn.execute("INSERT INTO summary_coverage (lo, hi) VALUES (?, ?)", (before[1] if before else lo, after[1] if after else hi))
+
 
 def summarise(rows: list[tuple[Any, ...]], rng: np.random.Generator, rollup: TokenRollup) -> dict[int, Chunk]:
     """Chunks of span rows, with the tokens each agent span's subtree spent."""

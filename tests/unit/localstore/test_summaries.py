@@ -145,3 +145,18 @@ def test_sketch_keys_are_the_ddsketch_mapping():
     assert summaries.bin_of(values).tolist() == [summaries.MAPPING.key(v) for v in values]
     assert np.allclose(summaries.value_of(summaries.bin_of(values)), [summaries.MAPPING.value(summaries.MAPPING.key(v)) for v in values])
     assert np.all(np.abs(summaries.value_of(summaries.bin_of(values)) / values - 1) <= summaries.RELATIVE_ACCURACY + 1e-12)
+
+
+def test_interleaved_writers_leave_one_covered_range(tmp_path):
+    path = tmp_path / "s.db"
+    a, b = Store(path), Store(path)
+    for i in range(6):
+        rows = [(f"{i:02d}{j:030d}", f"{j:016d}", None, "svc", "agent bot", "agent", "bot", T0 + (i * 10 + j) * MS, T0 + (i * 10 + j + 3) * MS, 3.0, 0,
+                 None, None, None, None, None, "{}") for j in range(10)]
+        (a if i % 2 else b).write("spans", SPAN_COLUMNS, rows)
+    a.flush_summaries()
+    b.flush_summaries()
+    conn = a._conn
+    assert conn.execute("SELECT lo, hi FROM summary_coverage").fetchall() == [(1, 60)]
+    rep = build_report(LocalSource(path), *HOUR, summaries="always").to_dict()
+    assert rep["totals"]["spans"] == 60 and rep["figures_from"]["raw_spans"] == 0
