@@ -67,10 +67,27 @@ def _extreme(group: np.ndarray, n: int, values: np.ndarray, fn: np.ufunc, init: 
     return out
 
 
-def _pick(group_of_item: np.ndarray, weight: np.ndarray, cap: int, rng: np.random.Generator) -> dict[int, np.ndarray]:
-    """Items per group, at most `cap`, a uniform sample of the spans behind them."""
+def _pick(group_of_item: np.ndarray, weight: np.ndarray, cap: int, rng: np.random.Generator, row: np.ndarray | None = None) -> dict[int, np.ndarray]:
+    """Items per group, at most `cap`, a uniform sample of the spans behind them. With `row`
+    (items of a row are contiguous and in random order, as the summaries store them), a group
+    holding many more items than `cap` first keeps from each row a share in proportion to the
+    spans behind the row, without sorting (a sort of every sample of 10M spans would cost more
+    than the rest of the report)."""
     if group_of_item.size == 0:
         return {}
+    if row is not None and row.size:
+        starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
+        lengths = np.diff(np.r_[starts, row.size])
+        row_group = group_of_item[starts]
+        spans = weight[starts] * lengths  # spans behind each row
+        total = np.bincount(row_group, weights=spans)
+        stored = np.bincount(row_group, weights=lengths)
+        big = stored[row_group] > 4 * cap
+        share = np.where(big, np.ceil(2 * cap * spans / np.maximum(total[row_group], 1e-12)), lengths)
+        position = np.arange(row.size) - np.repeat(starts, lengths)
+        keep = np.flatnonzero(position < np.repeat(np.minimum(share, lengths), lengths))
+        sub = _pick(group_of_item[keep], weight[keep], cap, rng)
+        return {g: keep[i] for g, i in sub.items()}
     chosen = weighted_pick(group_of_item, weight, cap, rng)
     g = group_of_item[chosen]
     order = np.argsort(g, kind="stable")
@@ -89,6 +106,44 @@ def _latency(q: np.ndarray, total: float, count: float, mx: float) -> dict[str, 
 
 
 _STEPS = {24: np.arange(25) / 24}
+
+
+def names_of(gkeys: dict[tuple[str, str], int]) -> list[tuple[str, str]]:
+    return list(gkeys)
+
+
+def _histograms(group: np.ndarray, values: np.ndarray, counts: np.ndarray, ng: int, lo: np.ndarray, hi: np.ndarray,
+                baseline: raw.Baseline | None, names: list[tuple[str, str]], n_bins: int = 24) -> list[dict[str, Any] | None]:
+    """`report.latency_histogram` of every group from the sketches in one pass: each sketch
+    bin's count goes to the report bin holding its value (sketch bins are 1 % wide)."""
+    total = np.bincount(group, weights=counts, minlength=ng) if group.size else np.zeros(ng)
+    low, high = lo.copy(), hi.copy()
+    bases: list[np.ndarray | None] = []
+    for g in range(ng):
+        base = baseline.samples.get(names[g]) if baseline is not None else None
+        pos = base[base > 0] if base is not None and base.size else np.zeros(0)
+        bases.append(base if pos.size else None)
+        if pos.size:
+            low[g], high[g] = min(low[g], pos.min()), max(high[g], pos.max())
+    low = np.maximum(low, 1e-9)
+    a, b = np.log10(low), np.log10(np.maximum(high, 1e-9))
+    flat = b - a < 1e-6
+    a, b = np.where(flat, a - 0.05, a), np.where(flat, b + 0.05, b)
+    edges = 10.0 ** (a[:, None] + (b - a)[:, None] * _STEPS[n_bins][None, :])
+    edges[:, 0], edges[:, -1] = np.minimum(edges[:, 0], low), np.maximum(edges[:, -1], high)
+    v = np.clip(values, lo[group], hi[group]) if group.size else values
+    idx = np.clip(np.floor((np.log10(np.maximum(v, 1e-12)) - a[group]) / (b - a)[group] * n_bins), 0, n_bins - 1).astype(np.int64) if group.size else group
+    current = np.bincount(group * n_bins + idx, weights=counts, minlength=ng * n_bins).reshape(ng, n_bins) if group.size else np.zeros((ng, n_bins))
+    out: list[dict[str, Any] | None] = []
+    for g in range(ng):
+        if total[g] < 2 or hi[g] <= 0:
+            out.append(None)
+            continue
+        h = {"edges_ms": np.round(edges[g], 4).tolist(), "counts": np.rint(current[g]).astype(int).tolist(), "baseline_counts": None}
+        if bases[g] is not None:
+            h["baseline_counts"] = np.histogram(bases[g], bins=edges[g])[0].tolist()
+        out.append(h)
+    return out
 
 
 def _histogram(values: np.ndarray, counts: np.ndarray, lo: float, hi: float, base: np.ndarray | None, n_bins: int = 24) -> dict[str, Any] | None:
@@ -157,15 +212,12 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
     maxs = _extreme(row_group, ng, st[:, MAX], np.maximum, -np.inf)
     progress("merging sketches")
     q = quantiles(row_group[w.bin_row], w.bin, w.bin_count, ng, QS, mins, maxs) if ng else np.zeros((0, len(QS)))
-    samples = _pick(row_group[w.sample_row], w.sample_weight, max(raw.BASELINE_SAMPLES, stats.MAX_TEST_SAMPLES), rng)
+    samples = _pick(row_group[w.sample_row], w.sample_weight, max(raw.BASELINE_SAMPLES, stats.MAX_TEST_SAMPLES), rng, row=w.sample_row)
     g_in, g_out, g_cost, g_unp, g_tokspans = (_by(row_group, ng, v) for v in (st[:, IN_TOK], st[:, OUT_TOK], row_cost, row_unpriced_tok, st[:, TOKEN_SPANS]))
     g_rolled = np.column_stack([_by(row_group, ng, rolled[:, j]) for j in range(4)]) if ng else np.zeros((0, 4))
     groups = []
     names = list(gkeys)
-    entry_group = row_group[w.bin_row]
-    by_group = np.argsort(entry_group, kind="stable")
-    cuts = np.searchsorted(entry_group[by_group], np.arange(ng + 1))
-    bin_values = value_of(w.bin)
+    hists = _histograms(row_group[w.bin_row], value_of(w.bin), w.bin_count, ng, mins, maxs, baseline, names_of(gkeys))
     for g in sorted(range(ng), key=lambda g: -total[g]):
         kind, name = names[g]
         n = int(cnt[g])
@@ -173,7 +225,6 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
             continue
         e = int(round(errs[g]))
         picked = w.sample_ms[samples.get(g, np.zeros(0, np.int64))]
-        entry_rows = by_group[cuts[g] : cuts[g + 1]]
         if kind == "agent" and (g_rolled[g, 0] or g_rolled[g, 1]):
             tokens = raw.token_figures(*g_rolled[g], "rolled_up")
         elif g_tokspans[g] > 0:
@@ -184,7 +235,7 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
         item: dict[str, Any] = {
             "kind": kind, "name": name, "count": n, "throughput_per_s": round(n / data_s, 4), "errors": e, "error_rate": round(e / n, 4),
             "latency_ms": _latency(q[g], total[g], n, maxs[g]), "total_ms": round(float(total[g]), 3), **tokens,
-            "histogram": _histogram(bin_values[entry_rows], w.bin_count[entry_rows], mins[g], maxs[g], base),
+            "histogram": hists[g],
             "latency_samples_ms": np.round(picked[: raw.BASELINE_SAMPLES], 3).tolist(),
         }
         if baseline is not None:

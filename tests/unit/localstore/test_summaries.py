@@ -79,6 +79,9 @@ def test_summary_report_matches_raw_spans_within_one_percent(tmp_path):
     assert approx["totals"]["unpriced_models"] == ["my-local-model"]
     assert approx["bottlenecks"] and approx["slowest_traces"][0]["duration_ms"] == exact["slowest_traces"][0]["duration_ms"]
     assert approx["errors"][0]["trace_id"] == exact["errors"][0]["trace_id"]  # the latest failing trace, as the raw report picks it
+    for key, g in by_group(approx).items():  # the histogram holds every call, on the raw report's edges
+        assert sum(g["histogram"]["counts"]) == g["count"]
+        assert g["histogram"]["edges_ms"] == pytest.approx(by_group(exact)[key]["histogram"]["edges_ms"], rel=1e-3)
 
 
 def test_window_cutting_minutes_and_unsummarised_spans_count_once(tmp_path):
