@@ -262,6 +262,7 @@ class Report:
     analysis_seconds: float | None
     baseline_window: BaselineWindow = ABSENT
     traces_fetched: int = ABSENT  # push-down: traces read from Jaeger to explain the figures
+    figures_from: dict[str, int] = _optional_section(dict)  # local-store summaries: summary rows and raw spans read
     # Sections later issues fill from their own modules; left out of the JSON while empty.
     conversations: list[dict[str, Any]] = _optional_section()  # analyzer/conversations.py
     evaluations: dict[str, Any] = _optional_section(dict)  # analyzer/evaluations.py: totals, per agent/model, baseline

@@ -224,10 +224,17 @@ def build_report(
     thresholds: stats.Thresholds = stats.Thresholds(),
     progress: Progress = lambda _msg: None,
     conversation: str | None = None,
+    summaries: str = "auto",
 ) -> Report:
-    """The report of the window [start_ns, end_ns) of `source` (optionally one service, or one conversation)."""
+    """The report of the window [start_ns, end_ns) of `source` (optionally one service, or one conversation).
+    `summaries`: the local store's per-minute summaries are read instead of raw spans for a big
+    window ("auto"), always, or never (analyzer.summary_report); a conversation's report reads raw spans."""
+    from agent_otel.analyzer import summary_report
     from agent_otel.analyzer.pricing import DEFAULT_PRICES
 
+    if conversation is None and summary_report.applies(source, start_ns, end_ns, service, summaries):
+        return summary_report.build_summary_report(source, start_ns, end_ns, service=service, baseline=baseline, prices=prices,
+                                                   thresholds=thresholds, progress=progress)
     t0 = time.perf_counter()
     if service and service not in source.services():
         raise SourceError(f"unknown service {service!r}; {source.name} knows: {', '.join(source.services()) or 'none'}")

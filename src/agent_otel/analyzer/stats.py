@@ -46,11 +46,12 @@ def change_pct(current: float, baseline: float) -> float | None:
     return round((current - baseline) / baseline * 100.0, 1)
 
 
-def compare_latency(current: np.ndarray, baseline: np.ndarray, thresholds: Thresholds) -> dict[str, object]:
-    """p95 change and verdict of `current` against `baseline` latency samples."""
+def compare_latency(current: np.ndarray, baseline: np.ndarray, thresholds: Thresholds, *, current_p95: float | None = None) -> dict[str, object]:
+    """p95 change and verdict of `current` against `baseline` latency samples (`current_p95`:
+    the window's p95 where `current` is a sample of it, e.g. from summaries)."""
     if current.size < 5 or baseline.size < 5:
         return {"status": "insufficient_data", "p95_change_pct": None, "p_value": None}
-    cur95 = float(np.percentile(current, 95))
+    cur95 = float(np.percentile(current, 95)) if current_p95 is None else current_p95
     base95 = float(np.percentile(baseline, 95))
     pct = change_pct(cur95, base95)
     rng = np.random.default_rng(0)

@@ -32,36 +32,57 @@ EVENT_COLUMNS = ("trace_id", "span_id", "ts_ns", "name", "attributes")
 LOG_COLUMNS = ("ts_ns", "service", "severity", "body", "trace_id", "span_id", "attributes")
 
 
+_ENCODE = json.JSONEncoder(default=str, ensure_ascii=False).encode  # json.dumps with arguments builds an encoder per call
+
+
 def _json(attrs: Any) -> str:
-    return json.dumps(dict(attrs or {}), default=str, ensure_ascii=False)
+    return _ENCODE(dict(attrs or {}))
+
+
+_SERVICES: dict[int, tuple[Any, Any]] = {}  # id(resource) -> (resource, service.name): a process has one or a few
+
+
+def _service(resource: Any) -> Any:
+    if resource is None:
+        return None
+    hit = _SERVICES.get(id(resource))
+    if hit is not None and hit[0] is resource:
+        return hit[1]
+    value = resource.attributes.get("service.name")
+    if len(_SERVICES) < 64:
+        _SERVICES[id(resource)] = (resource, value)
+    return value
 
 
 def span_row(span: ReadableSpan) -> tuple[object, ...]:
-    a = span.attributes or {}
-    service = span.resource.attributes.get("service.name") if span.resource else None
+    a = dict(span.attributes or ())  # one copy: the SDK's BoundedAttributes answers each .get through a lock
+    service = _service(span.resource)
     error = span.status.status_code == StatusCode.ERROR
     start, end = span.start_time or 0, span.end_time or span.start_time or 0
     f = span_fields(span.name, a, error, span.status.description)
+    ctx = span.context
     return (
-        format(span.context.trace_id, "032x"),
-        format(span.context.span_id, "016x"),
+        format(ctx.trace_id, "032x"),
+        format(ctx.span_id, "016x"),
         format(span.parent.span_id, "016x") if span.parent else None,
         service, span.name, f.kind, f.target, start, end, (end - start) / 1e6, int(error),
-        f.error_type, f.model, f.provider, f.input_tokens, f.output_tokens, _json(a),
+        f.error_type, f.model, f.provider, f.input_tokens, f.output_tokens, _ENCODE(a),
     )
 
 
 def event_rows(span: ReadableSpan) -> list[tuple[object, ...]]:
     """Span events (exceptions, retries...) for the trace view."""
+    events = span.events
+    if not events:
+        return []
     trace_id, span_id = format(span.context.trace_id, "032x"), format(span.context.span_id, "016x")
-    return [(trace_id, span_id, e.timestamp, e.name, _json(e.attributes)) for e in span.events or ()]
+    return [(trace_id, span_id, e.timestamp, e.name, _json(e.attributes)) for e in events]
 
 
 def _write(store: Store, what: str, batches: list[tuple[str, tuple[str, ...], list[tuple[object, ...]]]]) -> bool:
     """Write each (table, columns, rows); False (the SDK counts a failed export) with one warning."""
     try:
-        for table, columns, rows in batches:
-            store.write(table, columns, rows)
+        store.write_many(batches)  # one transaction (span rows are summarised in it: localstore.summaries)
         return True
     except Exception:  # noqa: BLE001 - counted by the SDK as a failed export
         _logger.warning("local store: could not write %s", what, exc_info=True)
@@ -78,7 +99,10 @@ class LocalSpanExporter(SpanExporter):
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
     def shutdown(self) -> None:
-        pass
+        try:
+            self._store.flush_summaries()
+        except Exception:  # noqa: BLE001 - the spans are stored; reports read the unsummarised ones raw
+            _logger.warning("local store: could not summarise the last spans", exc_info=True)
 
 
 class LocalMetricExporter(MetricExporter):

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from agent_otel import semconv, settings
 from agent_otel.errors import StoreNotFoundError  # a SourceError: readers say where data went
+from agent_otel.localstore import summaries as span_summaries
+from agent_otel.localstore.summaries import Summarizer
 
 _logger = logging.getLogger("agent_otel.localstore")
 
@@ -122,6 +124,7 @@ class Store:
         *,
         retention_s: float = DEFAULT_RETENTION_S,
         max_spans: int = DEFAULT_MAX_SPANS,
+        summaries: bool = True,
     ) -> None:
         self.path = Path(path).expanduser() if path else default_path()
         self.retention_s = retention_s
@@ -129,15 +132,25 @@ class Store:
         self._conn = connect(self.path)
         self._lock = threading.Lock()
         self._batches = 0
+        self._summaries = Summarizer(self._conn) if summaries else None
+        self._summary_failed = False
 
     def write(self, table: str, columns: tuple[str, ...], rows: list[tuple[object, ...]]) -> None:
-        if not rows:
+        self.write_many([(table, columns, rows)])
+
+    def write_many(self, batches: list[tuple[str, tuple[str, ...], list[tuple[object, ...]]]]) -> None:
+        """Rows of several tables in one transaction; span rows (in SPAN_COLUMNS order) are
+        summarised in the same transaction (localstore.summaries)."""
+        batches = [b for b in batches if b[2]]
+        if not batches:
             return
-        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.executemany(sql, rows)
+                for table, columns, rows in batches:
+                    self._conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows)
+                    if table == "spans" and self._summaries is not None:
+                        self._summarise(rows)
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -152,6 +165,7 @@ class Store:
         try:
             for table, column in (("spans", "start_ns"), ("metric_points", "ts_ns"), ("logs", "ts_ns"), ("span_events", "ts_ns")):
                 self._conn.execute(f"DELETE FROM {table} WHERE {column} < ?", (cutoff,))
+            span_summaries.prune(self._conn, cutoff)
             (count,) = self._conn.execute("SELECT COUNT(*) FROM spans").fetchone()
             if count > self.max_spans:
                 self._conn.execute(
@@ -167,6 +181,43 @@ class Store:
         with self._lock:
             self._prune()
 
+    def _summarise(self, rows: list[tuple[object, ...]] | None, *, compact_past: bool = False) -> None:
+        """Add `rows` to the summaries (None: flush them). Summaries never cost a span: if they
+        fail, their part is undone (those rows stay uncovered, so reports read them raw) and the
+        spans are still written."""
+        self._conn.execute("SAVEPOINT summaries")
+        try:
+            if rows is None:
+                self._summaries.flush(self._conn, compact_past=compact_past)  # type: ignore[union-attr]
+            else:
+                self._summaries.add(self._conn, rows)  # type: ignore[union-attr]
+            self._conn.execute("RELEASE summaries")
+        except Exception:  # noqa: BLE001 - logged once, counted as lost summaries only
+            self._conn.execute("ROLLBACK TO summaries")
+            self._conn.execute("RELEASE summaries")
+            self._summaries.drop_buffer()  # type: ignore[union-attr]
+            if not self._summary_failed:
+                self._summary_failed = True
+                _logger.warning("local store: could not summarise spans; reports read them raw", exc_info=True)
+
+    def flush_summaries(self, *, compact_past: bool = False) -> None:
+        """Summarise the span rows still buffered (a reader reads them raw until then);
+        `compact_past`: and merge each past minute's chunks into one row (on close)."""
+        if self._summaries is None:
+            return
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._summarise(None, compact_past=compact_past)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
     def close(self) -> None:
+        try:
+            self.flush_summaries(compact_past=True)
+        except sqlite3.Error:
+            _logger.warning("local store: could not summarise the last spans (reports read them raw)", exc_info=True)
         with self._lock:
             self._conn.close()

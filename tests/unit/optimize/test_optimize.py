@@ -190,3 +190,52 @@ def test_terminal_output_names_the_input_shape_and_why_each_candidate_was_reject
     assert any(c["name"].startswith("int8") for c in rejected)  # int8 cannot stay within 0.01% of the fp32 outputs
     for c in rejected:
         assert f"rejected {c['name']}: {c['reason']}" in proc.stdout
+
+
+def test_batch_policy_never_holds_a_request_while_a_runner_is_free():
+    from agent_otel.optimize.batcher import BatchPolicy
+
+    policy = BatchPolicy(max_batch_size=32)
+    assert policy.take(queued=1, running=0) == 1  # a lone caller runs at once
+    assert policy.take(queued=50, running=0) == 32  # an idle batcher takes a full batch
+    # a run of 8 in progress: a second starts only once as many wait (it would only share the cores)...
+    assert policy.take(queued=3, running=1, smallest_running=8) == 0
+    assert policy.take(queued=8, running=1, smallest_running=8) == 8
+    assert policy.take(queued=40, running=1, smallest_running=32) == 32
+    assert policy.take(queued=5, running=2, smallest_running=1) == 0  # ...and never more than batch_runners at once
+
+
+def test_batch_policy_stops_grouping_when_it_does_not_pay_and_rechecks():
+    from agent_otel.optimize.batcher import BatchPolicy
+
+    policy = BatchPolicy(max_batch_size=32, max_parallel_runs=8, recheck_every=10)
+    for _ in range(5):
+        policy.observe(1, 0.010)
+        policy.observe(16, 0.160)  # a batch costs as much per request as a single run
+    assert not policy.grouping_pays
+    # then requests run one by one, up to max_parallel_runs at once, like plain concurrent calls
+    assert [policy.take(queued=20, running=r) for r in range(8)] == [1] * 8
+    assert policy.take(queued=20, running=8) == 0
+    # every recheck_every-th decision tries a batch again: the model or the load may have changed
+    decisions = [policy.take(queued=20, running=0) for _ in range(10)]
+    assert decisions.count(20) == 1 and decisions.count(1) == 9
+    for _ in range(10):
+        policy.observe(16, 0.040)  # now a batch is 4x cheaper per request
+    assert policy.grouping_pays and policy.take(queued=20, running=0) == 20
+
+
+async def test_batcher_runs_a_lone_caller_at_once_and_groups_what_queues_behind_a_run(classifier):
+    from agent_otel.optimize.batcher import DynamicBatcher as Batcher
+
+    batcher = Batcher(classifier, max_batch_size=16)
+    sizes: list[int] = []
+    observe = batcher.policy.observe
+    batcher.policy.observe = lambda n, s: (sizes.append(n), observe(n, s))  # type: ignore[method-assign]
+    x = np.ones(4, np.float32)
+    for _ in range(3):
+        await batcher.submit({"features": x})  # one caller at a time: each runs alone, nobody waits
+    assert sizes == [1, 1, 1]
+    sizes.clear()
+    await asyncio.gather(*(batcher.submit({"features": x}) for _ in range(17)))
+    assert sizes[0] == 1 and sum(sizes) == 17 and max(sizes) > 1  # the first runs at once; the others group behind it
+    await batcher.close()

@@ -1,0 +1,155 @@
+"""A window of the local store read from its per-minute summaries (localstore.summaries).
+
+Minutes lying wholly inside the window are read from their summary rows; the spans of a minute
+cut by the window's edge, and spans no summary covers yet (the last second's, or a dead writer's
+buffer), are read raw and summarised on the fly the same way, so every span of the window counts
+exactly once. The result keeps one row per (minute, key) so figures can be grouped by key, by
+service or by time.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from agent_otel.localstore.exporters import SPAN_COLUMNS
+from agent_otel.localstore.summaries import INTERVAL_NS, Chunk, TokenRollup, summarise
+
+RAW_COLUMNS = ", ".join(c for c in SPAN_COLUMNS if c != "attributes")
+
+
+@dataclass
+class WindowSummary:
+    """Summary rows of a window: row r is key `keys[key_of[r]]` in minute `minute[r]`."""
+
+    keys: list[tuple]
+    key_of: np.ndarray          # (R,) index into keys
+    minute: np.ndarray          # (R,) int64 interval start
+    stats: np.ndarray           # (R, len(STATS))
+    bin_row: np.ndarray
+    bin: np.ndarray
+    bin_count: np.ndarray
+    sample_row: np.ndarray
+    sample_ms: np.ndarray
+    sample_weight: np.ndarray   # spans each sample stands for
+    root_row: np.ndarray
+    root_ms: np.ndarray
+    root_tid: np.ndarray
+    root_weight: np.ndarray
+    slow_row: np.ndarray
+    slow_ms: np.ndarray
+    slow_tid: np.ndarray
+    errors: list[list[Any]]     # [row, error_type, count, latest_start_ns, latest_trace_id]
+    rollup: list[list[Any]]     # [row, model, input tokens, output tokens]
+    data_start_ns: int
+    data_end_ns: int
+    raw_spans: int              # spans read raw (edges, not yet summarised)
+    summary_rows: int           # summary rows read
+
+    def __len__(self) -> int:
+        return int(self.stats[:, 0].sum()) if self.stats.size else 0
+
+
+def _gaps(conn: sqlite3.Connection) -> list[tuple[int, int]]:
+    """Rowid ranges of `spans` no summary covers."""
+    (top,) = conn.execute("SELECT MAX(rowid) FROM spans").fetchone()
+    if top is None:
+        return []
+    gaps, cursor = [], 1
+    for lo, hi in conn.execute("SELECT lo, hi FROM summary_coverage ORDER BY lo"):
+        if lo > cursor:
+            gaps.append((cursor, lo - 1))
+        cursor = max(cursor, hi + 1)
+    if cursor <= top:
+        gaps.append((cursor, top))
+    return gaps
+
+
+def load(conn: sqlite3.Connection, start_ns: int, end_ns: int, service: str | None, rng: np.random.Generator) -> WindowSummary | None:
+    """The window's summary, or None when the store keeps no summaries."""
+    try:
+        rows = conn.execute(
+            "SELECT interval_ns, spans, min_start_ns, max_start_ns, max_end_ns, figures FROM span_summaries WHERE interval_ns >= ? AND interval_ns < ?",
+            (start_ns - start_ns % INTERVAL_NS, end_ns)).fetchall()
+        gaps = _gaps(conn)
+    except sqlite3.OperationalError:  # a store written before summaries existed
+        return None
+    inside: dict[int, bool] = {}
+    for iv, _, lo, hi, _, _ in rows:
+        inside[iv] = inside.get(iv, True) and lo >= start_ns and hi < end_ns
+    partial = sorted(iv for iv, ok in inside.items() if not ok)
+    chunks = [Chunk.decode(f, iv, n, lo, hi, e) for iv, n, lo, hi, e, f in rows if inside[iv]]
+    raw: list[tuple] = []
+    for iv in partial:  # a minute the window cuts: its spans inside the window, raw
+        raw += conn.execute(f"SELECT {RAW_COLUMNS} FROM spans WHERE start_ns >= ? AND start_ns < ?",
+                            (max(start_ns, iv), min(end_ns, iv + INTERVAL_NS))).fetchall()
+    cut = set(partial)
+    for lo, hi in gaps:  # spans no summary holds yet
+        for r in conn.execute(f"SELECT {RAW_COLUMNS} FROM spans WHERE rowid BETWEEN ? AND ? AND start_ns >= ? AND start_ns < ?", (lo, hi, start_ns, end_ns)):
+            if r[7] - r[7] % INTERVAL_NS not in cut:
+                raw.append(r)
+    if raw:
+        rows_full = [(*r, None) for r in raw]  # the summariser reads SPAN_COLUMNS positions; attributes unused
+        chunks += summarise(rows_full, rng, TokenRollup()).values()
+    return _combine(chunks, service, len(raw), len(rows))
+
+
+def _combine(chunks: list[Chunk], service: str | None, raw_spans: int, summary_rows: int) -> WindowSummary:
+    keys: dict[tuple, int] = {}
+    parts: dict[str, list[np.ndarray]] = {n: [] for n in ("key_of", "minute", "stats", "bin_row", "bin", "bin_count", "sample_row", "sample_ms", "sample_weight",
+                                                           "root_row", "root_ms", "root_tid", "root_weight", "slow_row", "slow_ms", "slow_tid")}
+    errors, rollup = [], []
+    offset = 0
+    starts, ends = [], []
+    for c in chunks:
+        k = len(c.keys)
+        if service is not None:
+            mine = np.array([key[0] == service for key in c.keys], dtype=bool)
+        else:
+            mine = np.ones(k, dtype=bool)
+        if not mine.any():
+            continue
+        remap = np.full(k, -1, dtype=np.int64)
+        remap[mine] = offset + np.arange(int(mine.sum()))
+        parts["key_of"].append(np.fromiter((keys.setdefault(tuple(key), len(keys)) for key, m in zip(c.keys, mine) if m), np.int64))
+        parts["minute"].append(np.full(int(mine.sum()), c.interval_ns, dtype=np.int64))
+        parts["stats"].append(c.stats[mine])
+        per_key = c.stats[:, 0]
+        for prefix, key_col in (("bin", "bin_key"), ("sample", "sample_key"), ("root", "root_key"), ("slow", "slow_key")):
+            rows = remap[getattr(c, key_col)]
+            ok = rows >= 0
+            parts[f"{prefix}_row"].append(rows[ok])
+            if prefix == "bin":
+                parts["bin"].append(c.bin[ok])
+                parts["bin_count"].append(c.bin_count[ok])
+                continue
+            ms = getattr(c, f"{prefix}_ms")
+            parts[f"{prefix}_ms"].append(ms[ok])
+            if prefix in ("sample", "root"):
+                kk = getattr(c, key_col)
+                weight = per_key[kk] / np.maximum(np.bincount(kk, minlength=k)[kk], 1)
+                parts[f"{prefix}_weight"].append(weight[ok])
+            if prefix in ("root", "slow"):
+                parts[f"{prefix}_tid"].append(getattr(c, f"{prefix}_tid")[ok])
+        errors += [[int(remap[e[0]]), *e[1:]] for e in c.errors if remap[e[0]] >= 0]
+        rollup += [[int(remap[r[0]]), *r[1:]] for r in c.rollup if remap[r[0]] >= 0]
+        if c.spans:
+            starts.append(c.min_start_ns)
+            ends.append(c.max_end_ns)
+        offset += int(mine.sum())
+
+    def cat(name: str, dtype: Any) -> np.ndarray:
+        return np.concatenate(parts[name]) if parts[name] else np.zeros(0, dtype=dtype)
+
+    stats = np.concatenate(parts["stats"]) if parts["stats"] else np.zeros((0, 8))
+    return WindowSummary(
+        list(keys), cat("key_of", np.int64), cat("minute", np.int64), stats,
+        cat("bin_row", np.int64), cat("bin", np.int32), cat("bin_count", np.int64),
+        cat("sample_row", np.int64), cat("sample_ms", np.float64), cat("sample_weight", np.float64),
+        cat("root_row", np.int64), cat("root_ms", np.float64), cat("root_tid", "S32"), cat("root_weight", np.float64),
+        cat("slow_row", np.int64), cat("slow_ms", np.float64), cat("slow_tid", "S32"),
+        errors, rollup, min(starts, default=0), max(ends, default=0), raw_spans, summary_rows,
+    )
