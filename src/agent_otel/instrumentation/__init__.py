@@ -18,8 +18,6 @@ _logger = logging.getLogger("agent_otel.instrumentation")
 
 INSTRUMENTORS: dict[str, str] = {
     "onnxruntime": "agent_otel.instrumentation.onnxruntime:OnnxRuntimeInstrumentor",
-    "langchain": "agent_otel.instrumentation.langchain:LangChainInstrumentor",
-    "openai_agents": "agent_otel.instrumentation.openai_agents:OpenAIAgentsInstrumentor",
     **{name: official.instrumentor for name, official in OFFICIAL.items()},
 }
 

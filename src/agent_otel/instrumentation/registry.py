@@ -33,6 +33,20 @@ OFFICIAL: dict[str, Official] = {
                         "opentelemetry-instrumentation-genai-bedrock", "1.3b0", ("boto3 >= 1.40.46, < 2",)),
     "google_genai": Official("opentelemetry.instrumentation.google_genai:GoogleGenAiSdkInstrumentor",
                              "opentelemetry-instrumentation-google-genai", "1.3b0", ("google-genai >= 1.32.0, < 3",)),
+    # Frameworks. Over a provider instrumentation each model call stays one span: the framework's
+    # model span is outermost and the provider's call inside it only enriches it (stacking.py).
+    "langchain": Official("opentelemetry.instrumentation.genai.langchain:LangChainInstrumentor",
+                          "opentelemetry-instrumentation-genai-langchain", "1.3b0", ("langchain >= 0.3.22, < 2",)),
+    "openai_agents": Official("opentelemetry.instrumentation.genai.openai_agents:OpenAIAgentsInstrumentor",
+                              "opentelemetry-instrumentation-genai-openai-agents", "1.3b0", ("openai-agents >= 0.3.3, < 1",)),
+    "llama_index": Official("opentelemetry.instrumentation.genai.llama_index:LlamaIndexInstrumentor",
+                            "opentelemetry-instrumentation-genai-llama-index", "1.3b0",
+                            ("llama-index-core >= 0.14.19, < 1", "llama-index-instrumentation >= 0.4.3, < 1",
+                             "llama-index-workflows >= 2.17.1, != 2.24.0, < 3")),
+    "smolagents": Official("opentelemetry.instrumentation.genai.smolagents:SmolagentsInstrumentor",
+                           "opentelemetry-instrumentation-genai-smolagents", "1.2b0", ("smolagents >= 1.24.0, < 2",)),
+    "agno": Official("opentelemetry.instrumentation.genai.agno:AgnoInstrumentor",
+                     "opentelemetry-instrumentation-genai-agno", "1.3b0", ("agno >= 2.0.0, < 4",)),
 }
 
 

@@ -248,7 +248,7 @@ def test_langchain_spans_conform(providers):
     from langchain_core.messages import AIMessage
     from langchain_core.tools import tool
 
-    from agent_otel.instrumentation.langchain import LangChainInstrumentor
+    from agent_otel.instrumentation import instrumentor
 
     class FakeOpenAIChat(GenericFakeChatModel):
         def _get_ls_params(self, stop=None, **kwargs):  # noqa: ANN001, ANN003
@@ -261,7 +261,7 @@ def test_langchain_spans_conform(providers):
             raise ValueError("offline")
         return q
 
-    inst = LangChainInstrumentor()
+    inst = instrumentor("langchain")  # the official opentelemetry-instrumentation-genai-langchain
     inst.instrument(**providers.kwargs())
     try:
         model = FakeOpenAIChat(messages=iter([AIMessage(content="x", usage_metadata={"input_tokens": 2, "output_tokens": 1, "total_tokens": 3})]))
@@ -281,10 +281,10 @@ def test_openai_agents_spans_conform(providers):
     from agents import Agent, OpenAIChatCompletionsModel, Runner, set_trace_processors
     from openai import AsyncOpenAI
 
-    from agent_otel.instrumentation.openai_agents import OpenAIAgentsInstrumentor
+    from agent_otel.instrumentation import instrumentor
 
     set_trace_processors([])
-    inst = OpenAIAgentsInstrumentor()
+    inst = instrumentor("openai_agents")  # the official opentelemetry-instrumentation-genai-openai-agents
     inst.instrument(**providers.kwargs())
     try:
         with FakeProvider(openai_answer) as server:
