@@ -1,45 +1,150 @@
-"""LangChain/LangGraph and the OpenAI Agents SDK, run for real (fake chat model / local wire-format server)."""
+"""Frameworks through the official OpenTelemetry GenAI instrumentations, stacked over a provider's.
+
+Every model call here goes through the real `openai` client to a local server speaking OpenAI's
+wire format (fake_providers.py): it stands in for the hosted API, which cannot be reached from a
+test. Each test counts the model spans: one per call, whatever is stacked (a framework over the
+official OpenAI instrumentation, agent-otel decorators around them), with the server's usage.
+
+LangChain and LlamaIndex reach OpenAI through adapter packages (langchain-openai,
+llama-index-llms-openai) that pin openai < 3, which cannot be installed beside this project's
+openai; the small adapters below call the same client the same way (`chat.completions.create`).
+"""
 
 from __future__ import annotations
 
-from typing import TypedDict
+import asyncio
+from typing import Any, TypedDict
 
+import openai
 import pytest
 from opentelemetry.trace import StatusCode
 
 import agent_otel
 from agent_otel import semconv
+from agent_otel.instrumentation import instrument, uninstrument
 
-from .fake_providers import FakeProvider, openai_answer
+from .fake_providers import OPENAI_MODEL, FakeProvider, openai_answer
+
+USAGE = (12, 3)  # what openai_answer reports for a plain chat completion
+STREAM_USAGE = (20, 2)  # ... and for a stream (sent only when include_usage is asked for)
 
 
-def tree(otel):
+def model_spans(otel) -> list[Any]:
+    return [s for s in otel.spans() if (s.attributes or {}).get(semconv.GEN_AI_OPERATION_NAME) == semconv.OP_CHAT]
+
+
+def parent_names(otel) -> dict[str, str | None]:
     spans = otel.spans()
     by_id = {s.context.span_id: s for s in spans}
     return {s.name: (by_id[s.parent.span_id].name if s.parent and s.parent.span_id in by_id else None) for s in spans}
 
 
+def usage(span) -> tuple[int, int]:
+    return span.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS], span.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS]
+
+
+def token_metric(otel) -> dict[str, int]:
+    """Tokens counted by gen_ai.client.token.usage over every instrumentation scope, by type."""
+    out: dict[str, int] = {}
+    for p in otel.metrics().get(semconv.METRIC_TOKEN_USAGE, []):
+        kind = p.attributes[semconv.GEN_AI_TOKEN_TYPE]
+        out[kind] = out.get(kind, 0) + int(p.sum)
+    return out
+
+
+@pytest.fixture
+def server():
+    with FakeProvider(openai_answer) as s:
+        yield s
+
+
+def _stacked(framework: str):
+    """The official instrumentation of `framework`, over the official OpenAI one (agent-otel's registry)."""
+    names = ["openai", framework]
+    assert instrument(names) == names
+    yield
+    uninstrument(names)
+
+
 @pytest.fixture
 def langchain():
-    import langchain_core.callbacks
-
-    from agent_otel.instrumentation.langchain import LangChainInstrumentor
-
-    original = langchain_core.callbacks.BaseCallbackManager.__init__
-    inst = LangChainInstrumentor()
-    inst.instrument()
-    yield
-    inst.uninstrument()
-    assert langchain_core.callbacks.BaseCallbackManager.__init__ is original
+    yield from _stacked("langchain")
 
 
-def graph(fail_tool=False):
-    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-    from langchain_core.messages import AIMessage
+@pytest.fixture
+def agents():
+    from agents import set_trace_processors
+
+    set_trace_processors([])  # no upload to the hosted trace backend from a test
+    yield from _stacked("openai_agents")
+
+
+@pytest.fixture
+def llama_index():
+    yield from _stacked("llama_index")
+
+
+@pytest.fixture
+def smolagents():
+    yield from _stacked("smolagents")
+
+
+@pytest.fixture
+def agno():
+    yield from _stacked("agno")
+
+
+# --- LangChain / LangGraph ------------------------------------------------------------------
+
+
+def langchain_openai_chat(base_url: str, model: str = "gpt-4o"):
+    """A LangChain chat model over the openai client, as langchain-openai's ChatOpenAI is."""
+    from langchain_core.language_models.chat_models import BaseChatModel
+    from langchain_core.messages import AIMessage, AIMessageChunk
+    from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+    def messages(msgs):
+        return [{"role": "user", "content": m.content} for m in msgs]
+
+    class OpenAIChat(BaseChatModel):
+        model_name: str
+        base_url: str
+
+        @property
+        def _llm_type(self) -> str:
+            return "openai-chat"
+
+        def _get_ls_params(self, stop=None, **kwargs):  # noqa: ANN001, ANN003 - LangChain's metadata, as ChatOpenAI sets it
+            return {"ls_provider": "openai", "ls_model_name": self.model_name, "ls_model_type": "chat"}
+
+        def _result(self, r) -> ChatResult:
+            u = r.usage
+            msg = AIMessage(content=r.choices[0].message.content,
+                            usage_metadata={"input_tokens": u.prompt_tokens, "output_tokens": u.completion_tokens, "total_tokens": u.total_tokens})
+            return ChatResult(generations=[ChatGeneration(message=msg, generation_info={"finish_reason": r.choices[0].finish_reason})],
+                              llm_output={"model_name": r.model})
+
+        def _generate(self, msgs, stop=None, run_manager=None, **kwargs):  # noqa: ANN001, ANN003
+            client = openai.OpenAI(base_url=self.base_url, api_key="x", max_retries=0)
+            return self._result(client.chat.completions.create(model=self.model_name, messages=messages(msgs)))
+
+        async def _agenerate(self, msgs, stop=None, run_manager=None, **kwargs):  # noqa: ANN001, ANN003
+            client = openai.AsyncOpenAI(base_url=self.base_url, api_key="x", max_retries=0)
+            return self._result(await client.chat.completions.create(model=self.model_name, messages=messages(msgs)))
+
+        def _stream(self, msgs, stop=None, run_manager=None, **kwargs):  # noqa: ANN001, ANN003
+            client = openai.OpenAI(base_url=self.base_url, api_key="x", max_retries=0)
+            for chunk in client.chat.completions.create(model=self.model_name, messages=messages(msgs), stream=True):
+                text = chunk.choices[0].delta.content if chunk.choices else None
+                if text:
+                    yield ChatGenerationChunk(message=AIMessageChunk(content=text))
+
+    return OpenAIChat(model_name=model, base_url=base_url)
+
+
+def graph(model, fail_tool: bool = False):
     from langchain_core.tools import tool
     from langgraph.graph import END, StateGraph
-
-    model = GenericFakeChatModel(messages=iter([AIMessage(content="look it up", usage_metadata={"input_tokens": 11, "output_tokens": 5, "total_tokens": 16})]))
 
     @tool
     def lookup(q: str) -> str:
@@ -53,7 +158,7 @@ def graph(fail_tool=False):
         a: str
 
     g = StateGraph(State)
-    g.add_node("think", lambda s: {"a": model.invoke(s["q"]).content})
+    g.add_node("think", _both(model))
     g.add_node("act", lambda s: {"a": lookup.invoke({"q": s["a"]})})
     g.set_entry_point("think")
     g.add_edge("think", "act")
@@ -61,83 +166,92 @@ def graph(fail_tool=False):
     return g.compile()
 
 
-def test_langgraph_run_is_nested_spans_under_the_decorated_agent(otel, langchain):
+def _both(model):
+    """A graph node that calls the model sync or async, as the graph is run."""
+    from langchain_core.runnables import RunnableLambda
+
+    async def athink(s):
+        return {"a": (await model.ainvoke(s["q"])).content}
+
+    return RunnableLambda(lambda s: {"a": model.invoke(s["q"]).content}, afunc=athink)
+
+
+def test_langgraph_over_openai_is_one_model_span_per_call_under_the_decorated_agent(otel, langchain, server):
     with agent_otel.agent("outer"):
-        assert graph().invoke({"q": "hello"})["a"] == "LOOK IT UP"
-    assert tree(otel) == {
-        "invoke_agent outer": None,
-        "invoke_agent LangGraph": "invoke_agent outer",
-        "think": "invoke_agent LangGraph",
-        "chat GenericFakeChatModel": "think",
-        "act": "invoke_agent LangGraph",
-        "execute_tool lookup": "act",
-    }
-    model = otel.span("chat GenericFakeChatModel")
-    assert (model.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS], model.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS]) == (11, 5)
-    tokens = {p.attributes[semconv.GEN_AI_TOKEN_TYPE]: p.sum for p in otel.metrics()[semconv.METRIC_TOKEN_USAGE]}
-    assert tokens == {"input": 11, "output": 5}
+        assert graph(langchain_openai_chat(server.url + "/v1")).invoke({"q": "hello"})["a"] == "HELLO!"
+    (chat,) = model_spans(otel)
+    assert chat.name == "chat gpt-4o" and chat.instrumentation_scope.name == "opentelemetry.instrumentation.genai.langchain"
+    assert usage(chat) == USAGE
+    # enriched by the OpenAI layer inside it (which recorded no span of its own)
+    assert chat.attributes[semconv.GEN_AI_RESPONSE_ID] == "chatcmpl-1" and chat.attributes[semconv.SERVER_ADDRESS] == "127.0.0.1"
+    tree = parent_names(otel)
+    assert tree["chat gpt-4o"] == "invoke_workflow LangGraph" and tree["invoke_workflow LangGraph"] == "invoke_agent outer"
+    assert tree["execute_tool lookup"] == "invoke_workflow LangGraph"
+    assert len({s.context.trace_id for s in otel.spans()}) == 1
+    assert token_metric(otel) == {"input": USAGE[0], "output": USAGE[1]}  # counted once
 
 
-async def test_langgraph_async_and_tool_error(otel, langchain):
+async def test_langgraph_async_over_openai_and_a_failing_tool(otel, langchain, server):
     with pytest.raises(ValueError, match="index offline"):
-        await graph(fail_tool=True).ainvoke({"q": "x"})
+        await graph(langchain_openai_chat(server.url + "/v1"), fail_tool=True).ainvoke({"q": "x"})
+    (chat,) = model_spans(otel)
+    assert usage(chat) == USAGE
     tool = otel.span("execute_tool lookup")
     assert tool.status.status_code == StatusCode.ERROR and tool.attributes[semconv.ERROR_TYPE] == "ValueError"
-    assert tree(otel)["execute_tool lookup"] == "act"  # async steps stay in one trace
-    assert len({s.context.trace_id for s in otel.spans()}) == 1
+    assert len({s.context.trace_id for s in otel.spans()}) == 1  # async steps stay in one trace
+    assert token_metric(otel) == {"input": USAGE[0], "output": USAGE[1]}
 
 
-def test_openai_agents_sdk_trace_becomes_spans(otel):
-    import asyncio
-
-    from agents import Agent, OpenAIChatCompletionsModel, Runner, set_trace_processors
-    from openai import AsyncOpenAI
-
-    from agent_otel.instrumentation.openai_agents import OpenAIAgentsInstrumentor, _processor
-
-    set_trace_processors([])  # no upload to the hosted trace backend from a test
-    inst = OpenAIAgentsInstrumentor()
-    inst.instrument()
-    try:
-        with FakeProvider(openai_answer) as server:
-            model = OpenAIChatCompletionsModel(model="gpt-4o", openai_client=AsyncOpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0))
-            result = asyncio.run(Runner.run(Agent(name="helper", instructions="be brief", model=model), "hi"))
-    finally:
-        inst.uninstrument()
-    assert result.final_output == "Hello!"
-    t = tree(otel)
-    assert t["invoke_agent helper"] is not None and t["chat gpt-4o"] is not None
-    assert t["invoke_workflow Agent workflow"] is None
-    chat = otel.span("chat gpt-4o")
-    assert (chat.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS], chat.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS]) == (12, 3)
-    from agents.tracing import get_trace_provider
-
-    assert _processor not in get_trace_provider()._multi_processor._processors
+def test_langchain_stream_over_openai_has_the_usage_the_caller_never_asked_for(otel, langchain, server):
+    chunks = [c.content for c in langchain_openai_chat(server.url + "/v1").stream("hi")]
+    assert "".join(chunks) == "Hello"  # the caller's chunks, no usage-only extra
+    (chat,) = model_spans(otel)
+    assert usage(chat) == STREAM_USAGE
+    assert chat.attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] >= 0
+    assert token_metric(otel) == {"input": STREAM_USAGE[0], "output": STREAM_USAGE[1]}
 
 
-def test_a_runnable_invoked_without_its_config_stays_under_its_step(otel, langchain):
-    """What LangChain does on Python < 3.11 in async graphs, made to happen on every version: the
-    step calls a tool with the run config lost, so the tool run arrives without a parent_run_id."""
-    from langchain_core.runnables.config import var_child_runnable_config
-    from langchain_core.tools import tool
-    from langgraph.graph import END, StateGraph
+def test_langchain_model_error_is_one_failed_model_span(otel, langchain, server):
+    with pytest.raises(openai.RateLimitError):
+        langchain_openai_chat(server.url + "/v1", model="fail").invoke("hi")
+    (chat,) = model_spans(otel)
+    assert chat.status.status_code == StatusCode.ERROR
+    assert chat.attributes[semconv.ERROR_TYPE] == "openai.RateLimitError" or chat.attributes[semconv.ERROR_TYPE].endswith("RateLimitError")
+    assert token_metric(otel) == {}
 
-    @tool
-    def lookup(q: str) -> str:
-        """Look something up."""
-        return q.upper()
 
-    class State(TypedDict):
-        q: str
+def test_llm_decorator_around_a_langchain_model_over_openai_is_one_span(otel, langchain, server):
+    model = langchain_openai_chat(server.url + "/v1")
 
-    def act(s):
-        var_child_runnable_config.set(None)  # this node's context only: LangChain no longer knows the parent run
-        return {"q": lookup.invoke({"q": s["q"]})}
+    @agent_otel.llm(model="gpt-4o", provider="openai")
+    def ask(q: str) -> str:
+        return model.invoke(q).content
 
-    g = StateGraph(State)
-    g.add_node("act", act)
-    g.set_entry_point("act")
-    g.add_edge("act", END)
+    assert ask("hi") == "Hello!"
+    (chat,) = model_spans(otel)
+    assert chat.instrumentation_scope.name == "agent_otel"  # the outermost layer records; LangChain's and OpenAI's enrich it
+    assert usage(chat) == USAGE and chat.attributes[semconv.GEN_AI_RESPONSE_ID] == "chatcmpl-1"
+    assert token_metric(otel) == {"input": USAGE[0], "output": USAGE[1]}
+
+
+def test_report_over_langgraph_and_openai_shows_the_servers_tokens_and_cost(otel, langchain, server, tmp_path):
+    from rich.console import Console
+
+    from agent_otel.analyzer.pricing import load_prices, price_for
+    from agent_otel.analyzer.run import make_report
+    from agent_otel.analyzer.sources.local import LocalSource
+    from agent_otel.localstore import open_exporters
+
+    model = langchain_openai_chat(server.url + "/v1")
     with agent_otel.agent("outer"):
-        assert g.compile().invoke({"q": "x"}) == {"q": "X"}
-    assert tree(otel) == {"invoke_agent outer": None, "invoke_agent LangGraph": "invoke_agent outer", "act": "invoke_agent LangGraph", "execute_tool lookup": "act"}
+        for q in ("a", "b", "c"):
+            graph(model).invoke({"q": q})
+    store = open_exporters(tmp_path / "store.db")
+    store.spans.export(otel.spans())
+    store.store.close()
+    rep = make_report(LocalSource(tmp_path / "store.db"), since="1h", console=Console(quiet=True))
+    totals = rep.data["totals"]
+    assert (totals["input_tokens"], totals["output_tokens"]) == (3 * USAGE[0], 3 * USAGE[1])
+    p_in, p_out = price_for(OPENAI_MODEL, load_prices(None))
+    assert totals["cost_usd"] == pytest.approx(3 * (USAGE[0] * p_in + USAGE[1] * p_out) / 1e6)
+    assert totals["cost_usd"] > 0
