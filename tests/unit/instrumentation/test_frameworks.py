@@ -255,3 +255,134 @@ def test_report_over_langgraph_and_openai_shows_the_servers_tokens_and_cost(otel
     p_in, p_out = price_for(OPENAI_MODEL, load_prices(None))
     assert totals["cost_usd"] == pytest.approx(3 * (USAGE[0] * p_in + USAGE[1] * p_out) / 1e6)
     assert totals["cost_usd"] > 0
+
+
+# --- OpenAI Agents SDK ----------------------------------------------------------------------
+
+
+def agents_model(base_url: str, model: str = "gpt-4o"):
+    from agents import OpenAIChatCompletionsModel
+
+    return OpenAIChatCompletionsModel(model=model, openai_client=openai.AsyncOpenAI(base_url=base_url, api_key="x", max_retries=0))
+
+
+def test_agents_sdk_over_openai_is_one_model_span_per_call_under_the_decorated_agent(otel, agents, server):
+    from agents import Agent, Runner
+
+    with agent_otel.agent("outer"):
+        result = Runner.run_sync(Agent(name="helper", instructions="be brief", model=agents_model(server.url + "/v1")), "hi")
+    assert result.final_output == "Hello!"
+    (chat,) = model_spans(otel)  # the SDK's generation span is left to the provider instrumentation
+    assert usage(chat) == USAGE
+    tree = parent_names(otel)
+    assert tree["chat gpt-4o"] == "invoke_agent helper"
+    assert tree["invoke_agent helper"] == "invoke_workflow Agent workflow" and tree["invoke_workflow Agent workflow"] == "invoke_agent outer"
+    assert token_metric(otel) == {"input": USAGE[0], "output": USAGE[1]}
+
+
+async def test_agents_sdk_async_stream_and_error(otel, agents, server):
+    from agents import Agent, Runner
+
+    agent = Agent(name="helper", instructions="be brief", model=agents_model(server.url + "/v1"))
+    assert (await Runner.run(agent, "hi")).final_output == "Hello!"
+    streamed = Runner.run_streamed(agent, "hi")
+    async for _event in streamed.stream_events():
+        pass
+    assert streamed.final_output == "Hello"
+    with pytest.raises(openai.RateLimitError):
+        await Runner.run(Agent(name="helper", model=agents_model(server.url + "/v1", model="fail")), "hi")
+    chats = model_spans(otel)
+    assert len(chats) == 3
+    ok, stream, failed = sorted(chats, key=lambda s: s.start_time)
+    assert usage(ok) == USAGE and usage(stream) == STREAM_USAGE
+    assert failed.status.status_code == StatusCode.ERROR and failed.attributes[semconv.ERROR_TYPE].endswith("RateLimitError")
+    assert token_metric(otel) == {"input": USAGE[0] + STREAM_USAGE[0], "output": USAGE[1] + STREAM_USAGE[1]}
+
+
+# --- LlamaIndex -----------------------------------------------------------------------------
+
+REACT_USAGE = ((12, 3), (5, 2))  # the two calls of a ReAct run below: the action, then the answer
+
+
+def react_answer(body: dict) -> tuple[int, str, bytes]:
+    """OpenAI's wire format, scripted as a model driving a ReAct agent: look it up, then answer."""
+    import json
+
+    if body.get("model") == "fail" or body.get("stream"):
+        return openai_answer(body)
+    seen_tool = "Observation: X" in json.dumps(body)
+    text = "Thought: I can answer without using any more tools.\nAnswer: FOUND" if seen_tool else \
+        'Thought: I need to look it up.\nAction: lookup\nAction Input: {"q": "x"}'
+    (i, o) = REACT_USAGE[seen_tool]
+    return 200, "application/json", json.dumps({
+        "id": f"chatcmpl-r{int(seen_tool)}", "object": "chat.completion", "created": 0, "model": "gpt-4o",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": i, "completion_tokens": o, "total_tokens": i + o}}).encode()
+
+
+def llama_index_openai_llm(base_url: str, model: str = "gpt-4o"):
+    """A LlamaIndex LLM over the openai client, as llama-index-llms-openai's OpenAI is."""
+    from llama_index.core.llms import CompletionResponse, CustomLLM, LLMMetadata
+    from llama_index.core.llms.callbacks import llm_completion_callback
+
+    class OpenAILLM(CustomLLM):
+        model_name: str
+        base_url: str
+
+        @property
+        def metadata(self) -> LLMMetadata:
+            return LLMMetadata(model_name=self.model_name)
+
+        def _client(self) -> openai.OpenAI:
+            return openai.OpenAI(base_url=self.base_url, api_key="x", max_retries=0)
+
+        @llm_completion_callback()
+        def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+            r = self._client().chat.completions.create(model=self.model_name, messages=[{"role": "user", "content": prompt}])
+            return CompletionResponse(text=r.choices[0].message.content, raw=r)
+
+        @llm_completion_callback()
+        def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any):
+            text = ""
+            for chunk in self._client().chat.completions.create(model=self.model_name, messages=[{"role": "user", "content": prompt}], stream=True):
+                delta = chunk.choices[0].delta.content if chunk.choices else None
+                if delta:
+                    text += delta
+                    yield CompletionResponse(text=text, delta=delta)
+
+    return OpenAILLM(model_name=model, base_url=base_url)
+
+
+def react_agent(base_url: str, model: str = "gpt-4o", streaming: bool = False):
+    from llama_index.core.agent.workflow import ReActAgent
+    from llama_index.core.tools import FunctionTool
+
+    def lookup(q: str) -> str:
+        """Look something up."""
+        return q.upper()
+
+    return ReActAgent(name="helper", tools=[FunctionTool.from_defaults(lookup)], llm=llama_index_openai_llm(base_url, model), streaming=streaming)
+
+
+async def test_llama_index_agent_over_openai_is_one_model_span_per_call_under_the_decorated_agent(otel, llama_index):
+    with FakeProvider(react_answer) as s:
+        with agent_otel.agent("outer"):
+            assert str(await react_agent(s.url + "/v1").run("hi")) == "FOUND"
+    chats = sorted(model_spans(otel), key=lambda x: x.start_time)  # LlamaIndex leaves model spans to the provider's
+    assert [usage(c) for c in chats] == list(REACT_USAGE)
+    tree = parent_names(otel)
+    assert tree["execute_tool lookup"] == "invoke_agent helper" and tree["invoke_agent helper"] == "invoke_agent outer"
+    assert {tree[c.name] for c in chats} == {"invoke_agent helper"}
+    assert token_metric(otel) == {"input": 17, "output": 5}
+
+
+async def test_llama_index_stream_and_error(otel, llama_index, server):
+    llm = llama_index_openai_llm(server.url + "/v1")
+    assert [r.delta for r in llm.stream_complete("hi")] == ["Hel", "lo"]  # the caller's chunks, no usage-only extra
+    assert str(llm.complete("hi")) == "Hello!"  # the sync path
+    with pytest.raises(openai.RateLimitError):
+        await react_agent(server.url + "/v1", model="fail").run("hi")
+    stream, plain, failed = sorted(model_spans(otel), key=lambda x: x.start_time)
+    assert usage(stream) == STREAM_USAGE and usage(plain) == USAGE
+    assert failed.status.status_code == StatusCode.ERROR and failed.attributes[semconv.ERROR_TYPE].endswith("RateLimitError")
+    assert otel.span("invoke_agent helper").status.status_code == StatusCode.ERROR
