@@ -386,3 +386,75 @@ async def test_llama_index_stream_and_error(otel, llama_index, server):
     assert usage(stream) == STREAM_USAGE and usage(plain) == USAGE
     assert failed.status.status_code == StatusCode.ERROR and failed.attributes[semconv.ERROR_TYPE].endswith("RateLimitError")
     assert otel.span("invoke_agent helper").status.status_code == StatusCode.ERROR
+
+
+# --- Agno, smolagents -----------------------------------------------------------------------
+
+
+def final_answer_call(body: dict) -> tuple[int, str, bytes]:
+    """OpenAI's wire format, scripted as a model that ends a smolagents run with its final_answer tool."""
+    import json
+
+    if body.get("model") == "fail":  # a 400, not openai_answer's 429: smolagents retries rate limits for minutes
+        return 400, "application/json", json.dumps({"error": {"message": "bad request", "type": "invalid_request_error"}}).encode()
+    if body.get("stream"):
+        return openai_answer({k: v for k, v in body.items() if k != "tools"})
+    return 200, "application/json", json.dumps({
+        "id": "chatcmpl-f", "object": "chat.completion", "created": 0, "model": "gpt-4o",
+        "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "final_answer", "arguments": "{\"answer\": \"Hello!\"}"}}]}}],
+        "usage": {"prompt_tokens": USAGE[0], "completion_tokens": USAGE[1], "total_tokens": sum(USAGE)}}).encode()
+
+
+def agno_agent(base_url: str, model: str = "gpt-4o"):
+    from agno.agent import Agent
+    from agno.models.openai import OpenAIChat
+
+    return Agent(name="helper", model=OpenAIChat(id=model, base_url=base_url, api_key="x", max_retries=0))
+
+
+async def test_agno_over_openai_sync_async_stream_and_error(otel, agno, server):
+    agent = agno_agent(server.url + "/v1")
+    with agent_otel.agent("outer"):
+        assert agent.run("hi").content == "Hello!"
+    assert (await agent.arun("hi")).content == "Hello!"
+    assert "".join(e.content or "" for e in agent.run("hi", stream=True) if type(e).__name__ == "RunContentEvent") == "Hello"
+    failed_run = agno_agent(server.url + "/v1", model="fail").run("hi")  # Agno reports a model error in its result
+    assert "rate limited" in str(failed_run.content)
+    chats = sorted(model_spans(otel), key=lambda s: s.start_time)  # Agno leaves model spans to the provider's
+    assert [usage(c) for c in chats[:3]] == [USAGE, USAGE, STREAM_USAGE]
+    assert chats[3].status.status_code == StatusCode.ERROR and chats[3].attributes[semconv.ERROR_TYPE].endswith("RateLimitError")
+    assert len(chats) == 4
+    tree = parent_names(otel)
+    first = chats[0]
+    by_id = {s.context.span_id: s for s in otel.spans()}
+    assert by_id[first.parent.span_id].name == "invoke_agent helper" and tree["invoke_agent outer"] is None
+    assert by_id[by_id[first.parent.span_id].parent.span_id].name == "invoke_agent outer"
+    assert token_metric(otel) == {"input": 2 * USAGE[0] + STREAM_USAGE[0], "output": 2 * USAGE[1] + STREAM_USAGE[1]}
+
+
+def test_smolagents_over_openai_run_stream_and_error(otel, smolagents):
+    from smolagents import OpenAIServerModel, ToolCallingAgent
+    from smolagents.utils import AgentGenerationError
+
+    with FakeProvider(final_answer_call) as s:
+        def agent(model: str = "gpt-4o"):
+            m = OpenAIServerModel(model_id=model, api_base=s.url + "/v1", api_key="x", client_kwargs={"max_retries": 0})
+            return ToolCallingAgent(tools=[], model=m, name="helper", max_steps=1, verbosity_level=0)
+
+        with agent_otel.agent("outer"):
+            assert agent().run("hi") == "Hello!"
+        model = OpenAIServerModel(model_id="gpt-4o", api_base=s.url + "/v1", api_key="x")
+        from smolagents.models import ChatMessage
+
+        assert "".join(d.content or "" for d in model.generate_stream([ChatMessage(role="user", content="hi")])) == "Hello"
+        with pytest.raises(AgentGenerationError):
+            agent("fail").run("hi")
+    ok, stream, failed = sorted(model_spans(otel), key=lambda x: x.start_time)  # API-backed models: the provider's spans
+    assert usage(ok) == USAGE and usage(stream) == STREAM_USAGE
+    assert failed.status.status_code == StatusCode.ERROR
+    tree = parent_names(otel)
+    assert tree["invoke_agent outer"] is None
+    runs = [x for x in otel.spans() if x.name == "invoke_agent helper"]
+    assert len(runs) == 2 and any(r.status.status_code == StatusCode.ERROR for r in runs)
+    assert token_metric(otel) == {"input": USAGE[0] + STREAM_USAGE[0], "output": USAGE[1] + STREAM_USAGE[1]}
