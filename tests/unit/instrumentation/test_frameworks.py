@@ -462,3 +462,46 @@ def test_smolagents_over_openai_run_stream_and_error(otel, smolagents):
     runs = [x for x in otel.spans() if x.name == "invoke_agent helper"]
     assert len(runs) == 2 and any(r.status.status_code == StatusCode.ERROR for r in runs)
     assert token_metric(otel) == {"input": USAGE[0] + STREAM_USAGE[0], "output": USAGE[1] + STREAM_USAGE[1]}
+
+
+def test_opentelemetry_instrument_enables_the_official_framework_and_provider_instrumentations(server):
+    """Zero-code: `opentelemetry-instrument` finds the official packages' entry points (agent-otel
+    registers none for these libraries any more); LangGraph over OpenAI is still one model span.
+    The app sets up its own SDK (no OpenTelemetry distro is installed); the instrumentations not
+    under test are disabled only because each imports its library at start (a minute on a busy machine)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import textwrap
+    from importlib.metadata import entry_points
+    from pathlib import Path
+
+    app = textwrap.dedent(
+        f"""
+        import json, sys
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        exporter, provider = InMemorySpanExporter(), TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+        sys.path.insert(0, {str(Path(__file__).parent.parent)!r})
+        from instrumentation.test_frameworks import graph, langchain_openai_chat
+        assert graph(langchain_openai_chat({server.url + "/v1"!r})).invoke({{"q": "hi"}})["a"] == "HELLO!"
+        print(json.dumps([[s.name, dict(s.attributes)] for s in exporter.get_finished_spans()], default=str))
+        """
+    )
+    wanted = {"langchain", "openai", "agent_otel_openai"}
+    others = sorted({ep.name for ep in entry_points(group="opentelemetry_instrumentor")} - wanted)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": ",".join(others),
+           "OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none"}
+    proc = subprocess.run([str(Path(sys.executable).parent / "opentelemetry-instrument"), sys.executable, "-c", app],
+                          capture_output=True, text=True, timeout=240, env=env)
+    assert proc.returncode == 0, proc.stderr
+    spans = json.loads(proc.stdout.strip().splitlines()[-1])  # [name, attributes] per span
+    chats = [attrs for _name, attrs in spans if attrs.get(semconv.GEN_AI_OPERATION_NAME) == semconv.OP_CHAT]
+    assert len(chats) == 1, [name for name, _ in spans]
+    assert chats[0][semconv.GEN_AI_USAGE_INPUT_TOKENS] == USAGE[0] and chats[0][semconv.GEN_AI_RESPONSE_ID] == "chatcmpl-1"
+    assert {"invoke_workflow LangGraph", "execute_tool lookup"} <= {name for name, _ in spans}
