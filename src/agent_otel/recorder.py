@@ -32,13 +32,9 @@ from agent_otel._guard import report_internal_error
 from agent_otel.instruments import Instruments
 from agent_otel.instruments import record as _record
 from agent_otel.sanitize import clean_attributes
+from agent_otel.stacking import enrich, open_model_call
 
 SCOPE = "agent_otel"
-# Context key set while a model call is recorded, so an instrumented client inside `@llm`
-# enriches that span instead of opening a duplicate (see instrumentation/_client.py).
-MODEL_CALL_KEY = "agent_otel.genai.model_call"
-# opentelemetry-util-genai's key for the same purpose; honoured both ways.
-UTIL_GENAI_INFERENCE_KEY = "opentelemetry.genai.client.inference.context"
 # The name of the agent whose run is in progress: tool spans carry it as gen_ai.agent.name.
 AGENT_NAME_KEY = "agent_otel.genai.agent_name"
 _perf = time.perf_counter
@@ -53,6 +49,8 @@ _PROVIDER_BY_MODEL_PREFIX: tuple[tuple[str, str], ...] = (
 # Content kept for the inference-details event until its span ends, by span (shared by all
 # recorders: a client call inside `@llm` adds to the decorator's span).
 _event_content: dict[int, dict[str, Any]] = {}
+# What GenAI instrumentations inside a model span published for it (see stacking.py), by span.
+_stacked: dict[int, Any] = {}
 UNKNOWN_PROVIDER = "unknown"  # custom value (the conventions' enum is open); documented in docs/instrumentation.md
 
 
@@ -230,7 +228,8 @@ class Recorder:
         span = self.tracer.start_span(spec.span_name, context=context, kind=spec.span_kind, attributes=spec.attributes)
         ctx = trace.set_span_in_context(span, context)
         if spec.model_call:
-            ctx = otel_context.set_value(MODEL_CALL_KEY, True, ctx)
+            if span.is_recording():  # a client instrumentation inside enriches this span (stacking.py)
+                ctx, _stacked[id(span)] = open_model_call(ctx, spec.attributes.get(semconv.GEN_AI_OPERATION_NAME))
         elif spec.agent_name is not None:
             ctx = otel_context.set_value(AGENT_NAME_KEY, spec.agent_name, ctx)
         token = otel_context.attach(ctx) if attach else None
@@ -318,6 +317,7 @@ class Recorder:
 
     def _finish_model_span(self, span: Span, conv: Mapping[str, Any]) -> dict[str, Any]:
         """Provider fallback, metric attributes known only now (response model, server), the details event."""
+        applied = enrich(span, _stacked.pop(id(span), None))
         attrs = getattr(span, "attributes", None) or {}
         if semconv.GEN_AI_PROVIDER_NAME not in attrs:
             span.set_attribute(semconv.GEN_AI_PROVIDER_NAME, UNKNOWN_PROVIDER)
@@ -328,6 +328,11 @@ class Recorder:
             value = attrs.get(key)
             if value is not None:
                 out[key] = value
+        if applied:  # the instrumentation inside recorded no metrics: its usage and first-chunk time count here, once
+            self.usage(span, out, applied.get(semconv.GEN_AI_USAGE_INPUT_TOKENS), applied.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS))
+            ttfc = applied.get(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
+            if ttfc is not None:
+                self.stream_timing(out, ttfc, [])
         kept = _event_content.pop(id(span), None)
         if content.policy().events and attrs.get(semconv.GEN_AI_OPERATION_NAME) != semconv.OP_EMBEDDINGS:
             self._emit_details(span, attrs, kept or {})  # the event describes inference calls only

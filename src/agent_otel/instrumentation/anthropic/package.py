@@ -1,1 +1,0 @@
-_instruments = ("anthropic >= 0.30",)
