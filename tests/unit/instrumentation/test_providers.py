@@ -310,11 +310,13 @@ def test_uninstrument_restores_the_clients():
     import anthropic.resources.messages as am
     import openai.resources.chat.completions as oc
 
-    before = (oc.Completions.create, oc.AsyncCompletions.create, am.Messages.create)
+    import anthropic._base_client as ab
+
+    before = (oc.Completions.create, oc.AsyncCompletions.create, am.Messages.create, ab.start_api_call_span)
     instrument(["openai", "anthropic"])
     assert oc.Completions.create is not before[0]
     uninstrument(["openai", "anthropic"])
-    assert (oc.Completions.create, oc.AsyncCompletions.create, am.Messages.create) == before
+    assert (oc.Completions.create, oc.AsyncCompletions.create, am.Messages.create, ab.start_api_call_span) == before
 
 
 def test_response_model_is_what_the_server_answered(otel):
@@ -327,3 +329,38 @@ def test_response_model_is_what_the_server_answered(otel):
     finally:
         uninstrument(["openai", "anthropic", "google_genai"])
     assert sorted(s.attributes[semconv.GEN_AI_RESPONSE_MODEL] for s in _model_spans(otel)) == sorted([OPENAI_MODEL, ANTHROPIC_MODEL, GEMINI_MODEL])
+
+
+def test_anthropic_sdk_own_span_is_not_a_second_model_call_side_by_side(otel):
+    """The official Anthropic instrumentation alone leaves the SDK's own call span beside it, with the same
+    usage (tokens counted twice by anything that sums spans); agent-otel's layer keeps only the official span."""
+    from opentelemetry.instrumentation.genai.anthropic import AnthropicInstrumentor as Official
+
+    with FakeProvider(anthropic_answer) as server:
+        Official().instrument()
+        try:
+            _anthropic_call(server, "claude-sonnet-4")
+        finally:
+            Official().uninstrument()
+        alone = _model_spans(otel)
+        otel.span_exporter.clear()
+        instrument(["anthropic"])
+        try:
+            _anthropic_call(server, "claude-sonnet-4")
+            ours = _model_spans(otel)
+            otel.span_exporter.clear()
+            _anthropic_call(server, "claude-sonnet-4", stream=True)
+            ours_streamed = _model_spans(otel)
+        finally:
+            uninstrument(["anthropic"])
+        otel.span_exporter.clear()
+        _anthropic_call(server, "claude-sonnet-4")  # nothing instrumented: the SDK's own span is left alone
+        bare = _model_spans(otel)
+    assert sorted(s.instrumentation_scope.name for s in alone) == ["com.anthropic.sdk.python", "opentelemetry.instrumentation.genai.anthropic"]
+    assert sum(_usage(s)[0] for s in alone) == 2 * 25  # counted twice
+    (span,) = ours
+    assert span.instrumentation_scope.name == "opentelemetry.instrumentation.genai.anthropic" and _usage(span) == (25, 4)
+    official = next(s for s in alone if s.instrumentation_scope.name == "opentelemetry.instrumentation.genai.anthropic")
+    assert dict(span.attributes) == {**official.attributes, semconv.SERVER_PORT: span.attributes[semconv.SERVER_PORT]}  # exactly the official's
+    assert [s.instrumentation_scope.name for s in ours_streamed] == ["opentelemetry.instrumentation.genai.anthropic"]
+    assert [s.instrumentation_scope.name for s in bare] == ["com.anthropic.sdk.python"]
