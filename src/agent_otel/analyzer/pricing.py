@@ -149,10 +149,20 @@ def cost_usd(model: str | None, prices: dict[str, Any], input_tokens: float = 0,
     price = price_for(model, prices, provider)
     if price is None:
         return 0.0
+    return float(priced(price, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens))
+
+
+def priced(price: Price | tuple[float, ...], input_tokens: Any, output_tokens: Any, cache_read_tokens: Any = 0,
+           cache_write_tokens: Any = 0, reasoning_tokens: Any = 0) -> Any:
+    """USD of token counts (numbers or numpy arrays, NaN = 0) at one price: cached-input, cache-write and
+    reasoning tokens at their own rates, the rest of the input and output at the plain ones."""
+    import numpy as np
+
     p = Price(*price)
-    cache_read, cache_write = min(cache_read_tokens, input_tokens), min(cache_write_tokens, input_tokens)
-    plain_in = max(input_tokens - cache_read - cache_write, 0)
-    plain_out = max(output_tokens - reasoning_tokens, 0)
-    return (plain_in * p.input + cache_read * (p.cache_read if p.cache_read is not None else p.input)
-            + cache_write * (p.cache_write if p.cache_write is not None else p.input)
-            + plain_out * p.output + min(reasoning_tokens, output_tokens) * (p.reasoning if p.reasoning is not None else p.output)) / 1e6
+    inp, out = np.nan_to_num(input_tokens), np.nan_to_num(output_tokens)
+    cache_read = np.minimum(np.nan_to_num(cache_read_tokens), inp)
+    cache_write = np.minimum(np.nan_to_num(cache_write_tokens), inp - cache_read)
+    reasoning = np.minimum(np.nan_to_num(reasoning_tokens), out)
+    return ((inp - cache_read - cache_write) * p.input + cache_read * (p.input if p.cache_read is None else p.cache_read)
+            + cache_write * (p.input if p.cache_write is None else p.cache_write)
+            + (out - reasoning) * p.output + reasoning * (p.output if p.reasoning is None else p.reasoning)) / 1e6

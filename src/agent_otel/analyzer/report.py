@@ -19,7 +19,7 @@ import numpy as np
 
 from agent_otel.analyzer import stats
 from agent_otel.analyzer.critical_path import critical_path
-from agent_otel.analyzer.pricing import price_for, price_source
+from agent_otel.analyzer.pricing import price_for, price_source, priced
 from agent_otel.analyzer.rollup import agent_rollup
 from agent_otel.analyzer.sources.base import ResourceFigures, Source, SourceError, SpanFrame
 
@@ -111,7 +111,8 @@ def _costs(frame: SpanFrame, prices: dict[str, tuple[float, float]]) -> tuple[np
             unpriced.add(str(model))
             unpriced_tokens[rows] = np.nan_to_num(frame.input_tokens[rows]) + np.nan_to_num(frame.output_tokens[rows])
             continue
-        cost[rows] = (np.nan_to_num(frame.input_tokens[rows]) * price[0] + np.nan_to_num(frame.output_tokens[rows]) * price[1]) / 1e6
+        extra = [col[rows] if col is not None else 0 for col in (frame.cache_read_tokens, frame.cache_write_tokens, frame.reasoning_tokens)]
+        cost[rows] = priced(price, frame.input_tokens[rows], frame.output_tokens[rows], *extra)
     return cost, unpriced, unpriced_tokens
 
 
