@@ -364,3 +364,50 @@ def test_anthropic_sdk_own_span_is_not_a_second_model_call_side_by_side(otel):
     assert dict(span.attributes) == {**official.attributes, semconv.SERVER_PORT: span.attributes[semconv.SERVER_PORT]}  # exactly the official's
     assert [s.instrumentation_scope.name for s in ours_streamed] == ["opentelemetry.instrumentation.genai.anthropic"]
     assert [s.instrumentation_scope.name for s in bare] == ["com.anthropic.sdk.python"]
+
+
+async def test_openai_async_stream_without_include_usage_gets_usage(otel):
+    instrument(["openai"])
+    try:
+        with FakeProvider(openai_answer) as server:
+            c = openai.AsyncOpenAI(base_url=server.url + "/v1", api_key="k", max_retries=0)
+            async with await c.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True) as stream:
+                chunks = [ch async for ch in stream]
+    finally:
+        uninstrument(["openai"])
+    assert len(chunks) == 3 and all(ch.choices for ch in chunks)  # no extra usage-only chunk reaches the caller
+    (span,) = _model_spans(otel)
+    assert _usage(span) == (20, 2)
+    assert _token_metric(otel) == {"input": 20, "output": 2}
+
+
+def test_a_missing_official_instrumentation_is_named_with_the_extra_to_install(monkeypatch):
+    from agent_otel.instrumentation import missing, registry
+
+    monkeypatch.setitem(registry.OFFICIAL, "bedrock", registry.Official(
+        "x:Y", "opentelemetry-instrumentation-genai-no-such", "1.3b0", ("boto3 >= 1",)))
+    reason = missing("bedrock")
+    assert "opentelemetry-instrumentation-genai-no-such" in reason and "agent-otel[bedrock]" in reason
+    with pytest.raises(ValueError, match="bedrock"):
+        instrument(["bedrock"])
+    assert "bedrock" not in instrument()  # without names: skipped, the rest instrumented
+    uninstrument()
+
+
+def test_opentelemetry_instrument_finds_every_provider_instrumentation():
+    """`opentelemetry-instrument` loads the `opentelemetry_instrumentor` entry points: the official packages'
+    own, and agent-otel's (pyproject.toml), which must name importable instrumentors."""
+    import tomllib
+    from importlib import import_module
+    from importlib.metadata import entry_points
+    from pathlib import Path
+
+    from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+
+    installed = {ep.name for ep in entry_points(group="opentelemetry_instrumentor")}
+    assert {"openai", "anthropic", "bedrock", "google-genai"} <= installed
+    ours = tomllib.loads((Path(__file__).parents[3] / "pyproject.toml").read_text())["project"]["entry-points"]["opentelemetry_instrumentor"]
+    for name, target in ours.items():
+        module, cls = target.split(":")
+        assert issubclass(getattr(import_module(module), cls), BaseInstrumentor), name
+    assert "agent_otel_openai" in ours and "agent_otel_anthropic" in ours
