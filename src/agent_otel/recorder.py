@@ -95,6 +95,7 @@ def make_spec(kind: str, name: str | None, opts: Mapping[str, Any]) -> CallSpec:
     attrs: dict[str, Any] = {s.AGENT_OTEL_KIND: kind}
     span_kind = SpanKind.INTERNAL
     provider = opts.get("provider") or opts.get("system")
+    guessed = not provider  # a provider inferred from the model name yields to the one a client inside reports
     batch_from_args = False
     agent_name = None
     input_key, output_key = s.AGENT_OTEL_ARGS, s.AGENT_OTEL_RESULT
@@ -198,7 +199,7 @@ def make_spec(kind: str, name: str | None, opts: Mapping[str, Any]) -> CallSpec:
         kind=kind, span_name=span_name, span_kind=span_kind, attributes=attrs, own_metric_attrs=own,
         conv_metric_attrs=conv, capture=capture, input_key=input_key, output_key=output_key,
         agent_name=agent_name, batch_from_args=batch_from_args, model_call=model_call,
-        metric_kind=metric_kind, extra={"metric_kind": metric_kind},
+        metric_kind=metric_kind, extra={"metric_kind": metric_kind, "provider_guessed": guessed},
     )
 
 
@@ -295,7 +296,7 @@ class Recorder:
                     span.record_exception(exc)
                     span.set_status(Status(StatusCode.ERROR, f"{type(exc).__qualname__}: {exc}"[:1024]))
             if spec.model_call and recording:
-                conv = self._finish_model_span(span, conv)
+                conv = self._finish_model_span(span, conv, spec.extra.get("provider_guessed", False))
             elif spec.kind == semconv.KIND_TOOL and recording:
                 agent = (getattr(span, "attributes", None) or {}).get(semconv.GEN_AI_AGENT_NAME)
                 if agent:
@@ -315,9 +316,9 @@ class Recorder:
         else:
             span.set_attribute(spec.output_key, content.render(result))
 
-    def _finish_model_span(self, span: Span, conv: Mapping[str, Any]) -> dict[str, Any]:
+    def _finish_model_span(self, span: Span, conv: Mapping[str, Any], provider_guessed: bool = False) -> dict[str, Any]:
         """Provider fallback, metric attributes known only now (response model, server), the details event."""
-        applied = enrich(span, _stacked.pop(id(span), None))
+        applied = enrich(span, _stacked.pop(id(span), None), prefer_inner=(semconv.GEN_AI_PROVIDER_NAME,) if provider_guessed else ())
         attrs = getattr(span, "attributes", None) or {}
         if semconv.GEN_AI_PROVIDER_NAME not in attrs:
             span.set_attribute(semconv.GEN_AI_PROVIDER_NAME, UNKNOWN_PROVIDER)

@@ -128,15 +128,16 @@ def published(data: Any) -> dict[str, Any]:
     return out
 
 
-def enrich(span: Span, data: Any) -> dict[str, Any]:
+def enrich(span: Span, data: Any, prefer_inner: tuple[str, ...] = ()) -> dict[str, Any]:
     """Set on `span` what inner invocations published and the span does not have yet; returns what was set.
 
-    The outer span's own values win, as util-genai's root invocation keeps its own over its inner ones.
+    The outer span's own values win, as util-genai's root invocation keeps its own over its inner ones,
+    except the keys in `prefer_inner` (values the outer only guessed, e.g. a provider inferred from a model name).
     """
     if data is None or not span.is_recording():
         return {}
     current = getattr(span, "attributes", None) or {}
-    applied = {k: v for k, v in published(data).items() if k not in current}
+    applied = {k: v for k, v in published(data).items() if k not in current or (k in prefer_inner and current[k] != v)}
     if applied:
         span.set_attributes(applied)
     return applied

@@ -19,7 +19,7 @@ import numpy as np
 
 from agent_otel.analyzer import stats
 from agent_otel.analyzer.critical_path import critical_path
-from agent_otel.analyzer.pricing import price_for
+from agent_otel.analyzer.pricing import price_for, price_source, priced
 from agent_otel.analyzer.rollup import agent_rollup
 from agent_otel.analyzer.sources.base import ResourceFigures, Source, SourceError, SpanFrame
 
@@ -111,7 +111,8 @@ def _costs(frame: SpanFrame, prices: dict[str, tuple[float, float]]) -> tuple[np
             unpriced.add(str(model))
             unpriced_tokens[rows] = np.nan_to_num(frame.input_tokens[rows]) + np.nan_to_num(frame.output_tokens[rows])
             continue
-        cost[rows] = (np.nan_to_num(frame.input_tokens[rows]) * price[0] + np.nan_to_num(frame.output_tokens[rows]) * price[1]) / 1e6
+        extra = [col[rows] if col is not None else 0 for col in (frame.cache_read_tokens, frame.cache_write_tokens, frame.reasoning_tokens)]
+        cost[rows] = priced(price, frame.input_tokens[rows], frame.output_tokens[rows], *extra)
     return cost, unpriced, unpriced_tokens
 
 
@@ -239,7 +240,7 @@ def build_report(
     progress: Progress = lambda _msg: None,
 ) -> Report:
     """The report of the window [start_ns, end_ns) of `source` (optionally one service)."""
-    from agent_otel.analyzer.pricing import DEFAULT_PRICES
+    from agent_otel.analyzer.pricing import load_prices
 
     t0 = time.perf_counter()
     if service and service not in source.services():
@@ -251,7 +252,8 @@ def build_report(
     window_s = max((end_ns - start_ns) / 1e9, 1e-9)
     data_start, data_end = int(frame.start_ns.min()), int((frame.start_ns + frame.duration_ms * 1e6).max())
     data_s = max((data_end - data_start) / 1e9, 1e-3)  # rates are over the time the data covers, not the window asked for
-    cost, unpriced, unpriced_tok = _costs(frame, prices or DEFAULT_PRICES)
+    prices = prices if prices is not None else load_prices(None)
+    cost, unpriced, unpriced_tok = _costs(frame, prices)
     rolled = agent_rollup(frame, cost, unpriced_tok)
     has_tokens = ~(np.isnan(frame.input_tokens) & np.isnan(frame.output_tokens))
     progress(f"aggregating {len(frame):,} spans")
@@ -317,6 +319,7 @@ def build_report(
             "cost_usd": round(total_cost, 6),
             "unpriced_models": sorted(unpriced),
             "unpriced_tokens": int(unpriced_tok.sum()),
+            "price_source": price_source(prices),
         },
         "services": _services(frame, cost, unpriced_tok, data_s),
         "groups": groups,
