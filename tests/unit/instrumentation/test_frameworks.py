@@ -252,12 +252,7 @@ def test_report_over_langgraph_and_openai_shows_the_servers_tokens_and_cost(otel
     rep = make_report(LocalSource(tmp_path / "store.db"), since="1h", console=Console(quiet=True))
     totals = rep.data["totals"]
     assert (totals["input_tokens"], totals["output_tokens"]) == (3 * USAGE[0], 3 * USAGE[1])
-    table = pricing.load_prices(None)
-    if hasattr(pricing, "cost_usd"):  # the maintained price library's table (issue 16's provider half)
-        expected = 3 * pricing.cost_usd(OPENAI_MODEL, table, *USAGE, provider="openai")
-    else:
-        p_in, p_out = pricing.price_for(OPENAI_MODEL, table)
-        expected = 3 * (USAGE[0] * p_in + USAGE[1] * p_out) / 1e6
+    expected = 3 * pricing.cost_usd(OPENAI_MODEL, pricing.load_prices(None), *USAGE, provider="openai")  # genai-prices' table
     assert expected > 0 and totals["cost_usd"] == pytest.approx(expected, abs=5e-7)  # the report rounds to 1e-6 USD
 
 
