@@ -52,6 +52,28 @@ def token_metric(otel) -> dict[str, int]:
     return out
 
 
+def report_totals(otel, tmp_path) -> dict[str, Any]:
+    """`agent-otel report`'s totals over the test's spans, written to a local store and read back."""
+    from rich.console import Console
+
+    from agent_otel.analyzer.run import make_report
+    from agent_otel.analyzer.sources.local import LocalSource
+    from agent_otel.localstore import open_exporters
+
+    store = open_exporters(tmp_path / "store.db")
+    store.spans.export(otel.spans())
+    store.store.close()
+    return make_report(LocalSource(tmp_path / "store.db"), since="1h", console=Console(quiet=True)).data["totals"]
+
+
+def expected_cost(*usages: tuple[str, tuple[int, int]]) -> float:
+    """What the calls cost by the report's price table (genai-prices), from the server's usage."""
+    from agent_otel.analyzer import pricing
+
+    table = pricing.load_prices(None)
+    return sum(pricing.cost_usd(model, table, *u, provider="openai") for model, u in usages)
+
+
 @pytest.fixture
 def server():
     with FakeProvider(openai_answer) as s:
@@ -220,7 +242,7 @@ def test_langchain_model_error_is_one_failed_model_span(otel, langchain, server)
     assert token_metric(otel) == {}
 
 
-def test_llm_decorator_around_a_langchain_model_over_openai_is_one_span(otel, langchain, server):
+def test_llm_decorator_around_a_langchain_model_over_openai_is_one_span(otel, langchain, server, tmp_path):
     model = langchain_openai_chat(server.url + "/v1")
 
     @agent_otel.llm(model="gpt-4o", provider="openai")
@@ -232,27 +254,19 @@ def test_llm_decorator_around_a_langchain_model_over_openai_is_one_span(otel, la
     assert chat.instrumentation_scope.name == "agent_otel"  # the outermost layer records; LangChain's and OpenAI's enrich it
     assert usage(chat) == USAGE and chat.attributes[semconv.GEN_AI_RESPONSE_ID] == "chatcmpl-1"
     assert token_metric(otel) == {"input": USAGE[0], "output": USAGE[1]}
+    totals = report_totals(otel, tmp_path)
+    assert (totals["input_tokens"], totals["output_tokens"]) == USAGE
+    assert totals["cost_usd"] == pytest.approx(expected_cost((OPENAI_MODEL, USAGE)), abs=5e-7)
 
 
 def test_report_over_langgraph_and_openai_shows_the_servers_tokens_and_cost(otel, langchain, server, tmp_path):
-    from rich.console import Console
-
-    from agent_otel.analyzer import pricing
-    from agent_otel.analyzer.run import make_report
-    from agent_otel.analyzer.sources.local import LocalSource
-    from agent_otel.localstore import open_exporters
-
     model = langchain_openai_chat(server.url + "/v1")
     with agent_otel.agent("outer"):
         for q in ("a", "b", "c"):
             graph(model).invoke({"q": q})
-    store = open_exporters(tmp_path / "store.db")
-    store.spans.export(otel.spans())
-    store.store.close()
-    rep = make_report(LocalSource(tmp_path / "store.db"), since="1h", console=Console(quiet=True))
-    totals = rep.data["totals"]
+    totals = report_totals(otel, tmp_path)
     assert (totals["input_tokens"], totals["output_tokens"]) == (3 * USAGE[0], 3 * USAGE[1])
-    expected = 3 * pricing.cost_usd(OPENAI_MODEL, pricing.load_prices(None), *USAGE, provider="openai")  # genai-prices' table
+    expected = 3 * expected_cost((OPENAI_MODEL, USAGE))
     assert expected > 0 and totals["cost_usd"] == pytest.approx(expected, abs=5e-7)  # the report rounds to 1e-6 USD
 
 
@@ -265,7 +279,7 @@ def agents_model(base_url: str, model: str = "gpt-4o"):
     return OpenAIChatCompletionsModel(model=model, openai_client=openai.AsyncOpenAI(base_url=base_url, api_key="x", max_retries=0))
 
 
-def test_agents_sdk_over_openai_is_one_model_span_per_call_under_the_decorated_agent(otel, agents, server):
+def test_agents_sdk_over_openai_is_one_model_span_per_call_under_the_decorated_agent(otel, agents, server, tmp_path):
     from agents import Agent, Runner
 
     with agent_otel.agent("outer"):
@@ -277,6 +291,9 @@ def test_agents_sdk_over_openai_is_one_model_span_per_call_under_the_decorated_a
     assert tree["chat gpt-4o"] == "invoke_agent helper"
     assert tree["invoke_agent helper"] == "invoke_workflow Agent workflow" and tree["invoke_workflow Agent workflow"] == "invoke_agent outer"
     assert token_metric(otel) == {"input": USAGE[0], "output": USAGE[1]}
+    totals = report_totals(otel, tmp_path)
+    assert (totals["input_tokens"], totals["output_tokens"]) == USAGE
+    assert totals["cost_usd"] == pytest.approx(expected_cost((OPENAI_MODEL, USAGE)), abs=5e-7)
 
 
 async def test_agents_sdk_async_stream_and_error(otel, agents, server):
@@ -363,7 +380,7 @@ def react_agent(base_url: str, model: str = "gpt-4o", streaming: bool = False):
     return ReActAgent(name="helper", tools=[FunctionTool.from_defaults(lookup)], llm=llama_index_openai_llm(base_url, model), streaming=streaming)
 
 
-async def test_llama_index_agent_over_openai_is_one_model_span_per_call_under_the_decorated_agent(otel, llama_index):
+async def test_llama_index_agent_over_openai_is_one_model_span_per_call_under_the_decorated_agent(otel, llama_index, tmp_path):
     with FakeProvider(react_answer) as s:
         with agent_otel.agent("outer"):
             assert str(await react_agent(s.url + "/v1").run("hi")) == "FOUND"
@@ -373,6 +390,9 @@ async def test_llama_index_agent_over_openai_is_one_model_span_per_call_under_th
     assert tree["execute_tool lookup"] == "invoke_agent helper" and tree["invoke_agent helper"] == "invoke_agent outer"
     assert {tree[c.name] for c in chats} == {"invoke_agent helper"}
     assert token_metric(otel) == {"input": 17, "output": 5}
+    totals = report_totals(otel, tmp_path)
+    assert (totals["input_tokens"], totals["output_tokens"]) == (17, 5)
+    assert totals["cost_usd"] == pytest.approx(expected_cost(*(("gpt-4o", u) for u in REACT_USAGE)), abs=5e-7)
 
 
 async def test_llama_index_stream_and_error(otel, llama_index, server):
