@@ -16,6 +16,7 @@ for a decorator hot path; we follow its span shapes, suppression keys and error.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -32,12 +33,13 @@ from agent_otel._guard import report_internal_error
 from agent_otel.instruments import Instruments
 from agent_otel.instruments import record as _record
 from agent_otel.sanitize import clean_attributes
-from agent_otel.stacking import enrich, open_model_call
+from agent_otel.stacking import HANDLER_MODULE, enrich, open_model_call
 
 SCOPE = "agent_otel"
 # The name of the agent whose run is in progress: tool spans carry it as gen_ai.agent.name.
 AGENT_NAME_KEY = "agent_otel.genai.agent_name"
 _perf = time.perf_counter
+_modules = sys.modules
 
 # Model name prefixes -> gen_ai.provider.name, for `@llm` without provider= (well-known values).
 _PROVIDER_BY_MODEL_PREFIX: tuple[tuple[str, str], ...] = (
@@ -229,7 +231,7 @@ class Recorder:
         span = self.tracer.start_span(spec.span_name, context=context, kind=spec.span_kind, attributes=spec.attributes)
         ctx = trace.set_span_in_context(span, context)
         if spec.model_call:
-            if span.is_recording():  # a client instrumentation inside enriches this span (stacking.py)
+            if HANDLER_MODULE in _modules and span.is_recording():  # a GenAI instrumentation inside enriches this span (stacking.py)
                 ctx, _stacked[id(span)] = open_model_call(ctx, spec.attributes.get(semconv.GEN_AI_OPERATION_NAME))
         elif spec.agent_name is not None:
             ctx = otel_context.set_value(AGENT_NAME_KEY, spec.agent_name, ctx)

@@ -28,7 +28,8 @@ mirror it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import sys
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -43,7 +44,12 @@ from opentelemetry.util.genai.invocation import (
 
 from agent_otel import semconv
 
-__all__ = ["open_model_call", "in_model_call", "published", "enrich", "CLIENT_INFERENCE_CONTEXT_KEY"]
+__all__ = ["open_model_call", "in_model_call", "published", "enrich", "inner_instrumentation_loaded", "CLIENT_INFERENCE_CONTEXT_KEY"]
+
+# Every util-genai based instrumentation records through a TelemetryHandler from this module; until it
+# is imported nothing can read the context key, and the decorators skip marking their calls (their
+# hot path stays as it was for programs with no GenAI instrumentation loaded).
+HANDLER_MODULE = "opentelemetry.util.genai.handler"
 
 # InferenceData / EmbeddingData field -> span attribute (as util-genai's InferenceInvocation sets them).
 _FIELDS: tuple[tuple[str, str], ...] = (
@@ -77,17 +83,30 @@ _FIELDS: tuple[tuple[str, str], ...] = (
 )
 _ZERO_MEANS_UNSET = {"usage_cache_read_input_tokens", "usage_cache_write_input_tokens", "usage_reasoning_output_tokens"}
 
-# A fresh InferenceData per marked call, built without running the dataclass __init__ over ~50
-# defaulted fields (3x cheaper; this runs on the decorator's hot path).
-_INFERENCE_DEFAULTS = InferenceData().__dict__
-_EMBEDDING_DEFAULTS = EmbeddingData().__dict__
+# A fresh InferenceData per marked call without running the dataclass __init__ over ~50 fields (this
+# runs on the decorator's hot path): fields with a plain default read it from the class until set, so
+# only the ones built by a factory are made per instance. An unset object is then also cheap to detect.
+def _factories(cls: type) -> tuple[tuple[str, Any], ...] | None:
+    out = []
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            continue
+        if f.default_factory is dataclasses.MISSING:
+            return None  # a required field: use the constructor
+        out.append((f.name, f.default_factory))
+    return tuple(out)
 
 
-def _fresh(cls: type, defaults: Mapping[str, Any]) -> Any:
+_FACTORIES = {cls: _factories(cls) for cls in (InferenceData, EmbeddingData)}
+
+
+def _fresh(cls: type) -> Any:
+    factories = _FACTORIES[cls]
+    if factories is None:
+        return cls()
     data = object.__new__(cls)
-    data.__dict__.update(defaults)
-    data.attributes = {}
-    data.metric_attributes = {}
+    for name, factory in factories:
+        setattr(data, name, factory())
     return data
 
 
@@ -98,10 +117,15 @@ def open_model_call(ctx: Context | None = None, operation: str | None = None) ->
     publish what they learn into the returned data object; pass it to `enrich` when the call ends.
     """
     if operation == semconv.OP_EMBEDDINGS:
-        data = _fresh(EmbeddingData, _EMBEDDING_DEFAULTS)
+        data = _fresh(EmbeddingData)
         return otel_context.set_value(CLIENT_EMBEDDING_CONTEXT_KEY, data, ctx), data
-    data = _fresh(InferenceData, _INFERENCE_DEFAULTS)
+    data = _fresh(InferenceData)
     return otel_context.set_value(CLIENT_INFERENCE_CONTEXT_KEY, data, ctx), data
+
+
+def inner_instrumentation_loaded() -> bool:
+    """Whether any util-genai based instrumentation can be running in this process (its handler module is loaded)."""
+    return HANDLER_MODULE in sys.modules
 
 
 def in_model_call(ctx: Context | None = None) -> bool:
@@ -113,9 +137,8 @@ def in_model_call(ctx: Context | None = None) -> bool:
 def published(data: Any) -> dict[str, Any]:
     """Span attributes from what inner invocations published into `data` (empty if none did)."""
     out: dict[str, Any] = {}
-    values = getattr(data, "__dict__", {})
     for name, key in _FIELDS:
-        value = values.get(name)
+        value = getattr(data, name, None)
         if value is None or (name in _ZERO_MEANS_UNSET and not value):
             continue
         if isinstance(value, (list, tuple)):
@@ -123,9 +146,15 @@ def published(data: Any) -> dict[str, Any]:
             if not value:
                 continue
         out[key] = value
-    for key, value in (values.get("attributes") or {}).items():
+    for key, value in (getattr(data, "attributes", None) or {}).items():
         out.setdefault(key, value)
     return out
+
+
+def _untouched(data: Any) -> bool:
+    """Nothing was published into `data` (the usual @llm without an instrumented client inside)."""
+    d = getattr(data, "__dict__", None)
+    return d is not None and len(d) == len(_FACTORIES.get(type(data)) or ()) and not getattr(data, "attributes", None)
 
 
 def enrich(span: Span, data: Any, prefer_inner: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -134,7 +163,7 @@ def enrich(span: Span, data: Any, prefer_inner: tuple[str, ...] = ()) -> dict[st
     The outer span's own values win, as util-genai's root invocation keeps its own over its inner ones,
     except the keys in `prefer_inner` (values the outer only guessed, e.g. a provider inferred from a model name).
     """
-    if data is None or not span.is_recording():
+    if data is None or _untouched(data) or not span.is_recording():
         return {}
     current = getattr(span, "attributes", None) or {}
     applied = {k: v for k, v in published(data).items() if k not in current or (k in prefer_inner and current[k] != v)}

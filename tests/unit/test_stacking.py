@@ -110,3 +110,21 @@ def test_open_and_enrich_for_a_framework_instrumentation(otel):
     assert applied[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 100
     assert [s.name for s in otel.spans()] == ["chat gpt-4o"]
     assert enrich(span, None) == {}
+
+
+def test_without_any_genai_instrumentation_loaded_the_decorator_marks_nothing(otel, monkeypatch):
+    """No util-genai handler module in the process: nothing could read the mark, so @llm skips making it."""
+    import sys
+
+    from agent_otel import stacking
+
+    monkeypatch.delitem(sys.modules, stacking.HANDLER_MODULE)
+    assert not stacking.inner_instrumentation_loaded()
+
+    @agent_otel.llm(model="gpt-4o", provider="openai")
+    def ask():
+        return in_model_call()
+
+    assert ask() is False
+    (span,) = otel.spans()
+    assert span.name == "chat gpt-4o"
