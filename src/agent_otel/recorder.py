@@ -16,6 +16,7 @@ for a decorator hot path; we follow its span shapes, suppression keys and error.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -35,16 +36,13 @@ from agent_otel.handoff import mark_receiving_agent
 from agent_otel.instruments import Instruments
 from agent_otel.instruments import record as _record
 from agent_otel.sanitize import clean_attributes
+from agent_otel.stacking import HANDLER_MODULE, enrich, open_model_call
 
 SCOPE = "agent_otel"
-# Context key set while a model call is recorded, so an instrumented client inside `@llm`
-# enriches that span instead of opening a duplicate (see instrumentation/_client.py).
-MODEL_CALL_KEY = "agent_otel.genai.model_call"
-# opentelemetry-util-genai's key for the same purpose; honoured both ways.
-UTIL_GENAI_INFERENCE_KEY = "opentelemetry.genai.client.inference.context"
 # The name of the agent whose run is in progress: tool spans carry it as gen_ai.agent.name.
 AGENT_NAME_KEY = "agent_otel.genai.agent_name"
 _perf = time.perf_counter
+_modules = sys.modules
 
 # Model name prefixes -> gen_ai.provider.name, for `@llm` without provider= (well-known values).
 _PROVIDER_BY_MODEL_PREFIX: tuple[tuple[str, str], ...] = (
@@ -59,6 +57,8 @@ _event_content: dict[int, dict[str, Any]] = {}
 # Metric attributes of a model call that a client inside the call (or record_usage) may set on its span.
 _MODEL_METRIC_KEYS = (semconv.GEN_AI_PROVIDER_NAME, semconv.GEN_AI_REQUEST_MODEL, semconv.GEN_AI_RESPONSE_MODEL,
                       semconv.SERVER_ADDRESS, semconv.SERVER_PORT)
+# What GenAI instrumentations inside a model span published for it (see stacking.py), by span.
+_stacked: dict[int, Any] = {}
 UNKNOWN_PROVIDER = "unknown"  # custom value (the conventions' enum is open); documented in docs/instrumentation.md
 
 
@@ -120,6 +120,7 @@ def make_spec(kind: str, name: str | None, opts: Mapping[str, Any]) -> CallSpec:
     attrs: dict[str, Any] = {s.AGENT_OTEL_KIND: kind}
     span_kind = SpanKind.INTERNAL
     provider = opts.get("provider") or opts.get("system")
+    guessed = not provider  # a provider inferred from the model name yields to the one a client inside reports
     batch_from_args = False
     agent_name = None
     input_key, output_key = s.AGENT_OTEL_ARGS, s.AGENT_OTEL_RESULT
@@ -223,7 +224,7 @@ def make_spec(kind: str, name: str | None, opts: Mapping[str, Any]) -> CallSpec:
         kind=kind, span_name=span_name, span_kind=span_kind, attributes=attrs, own_metric_attrs=own,
         conv_metric_attrs=conv, capture=capture, input_key=input_key, output_key=output_key,
         agent_name=agent_name, batch_from_args=batch_from_args, model_call=model_call,
-        metric_kind=metric_kind, extra={"metric_kind": metric_kind},
+        metric_kind=metric_kind, extra={"metric_kind": metric_kind, "provider_guessed": guessed},
     )
 
 
@@ -253,7 +254,8 @@ class Recorder:
         span = self.tracer.start_span(spec.span_name, context=context, kind=spec.span_kind, attributes=spec.attributes)
         ctx = trace.set_span_in_context(span, context)
         if spec.model_call:
-            ctx = otel_context.set_value(MODEL_CALL_KEY, True, ctx)
+            if HANDLER_MODULE in _modules and span.is_recording():  # a GenAI instrumentation inside enriches this span (stacking.py)
+                ctx, _stacked[id(span)] = open_model_call(ctx, spec.attributes.get(semconv.GEN_AI_OPERATION_NAME))
         elif spec.agent_name is not None:
             ctx = otel_context.set_value(AGENT_NAME_KEY, spec.agent_name, ctx)
         parent = trace.get_current_span(context) if spec.agent_name is not None else None
@@ -345,9 +347,12 @@ class Recorder:
             span.set_attribute(spec.output_key, content.render(result))
 
     def _finish_model_span(self, spec: CallSpec, span: Span, conv: Mapping[str, Any]) -> Mapping[str, Any]:
-        """Provider fallback, metric attributes known only now (response model, server), the details event."""
+        """What a GenAI instrumentation inside published (stacking.py), provider fallback, metric attributes
+        known only now (response model, server), the details event."""
+        stacked = _stacked.pop(id(span), None) if _stacked else None
+        applied = enrich(span, stacked, prefer_inner=(semconv.GEN_AI_PROVIDER_NAME,) if spec.extra.get("provider_guessed") else ()) if stacked is not None else {}
         attrs: Mapping[str, Any] = span.attributes
-        if len(attrs) == len(spec.attributes) and conv is spec.conv_metric_attrs:
+        if not applied and len(attrs) == len(spec.attributes) and conv is spec.conv_metric_attrs:
             # Nothing was added during the call (no client inside, no usage, no error): the
             # attributes are the decoration's own, and so are the metric attributes.
             out = conv
@@ -363,6 +368,11 @@ class Recorder:
             attrs = found
             known = {key: found[key] for key in _MODEL_METRIC_KEYS if found.get(key) is not None}
             out = spec.derive(("model", *known.items()), conv, known)
+        if applied:  # the instrumentation inside recorded no metrics: its usage and first-chunk time count here, once
+            self.usage(span, out, applied.get(semconv.GEN_AI_USAGE_INPUT_TOKENS), applied.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS))
+            ttfc = applied.get(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
+            if ttfc is not None:
+                self.stream_timing(out, ttfc, [])
         kept = _event_content.pop(id(span), None) if _event_content else None
         if content.policy().events and attrs.get(semconv.GEN_AI_OPERATION_NAME) != semconv.OP_EMBEDDINGS:
             self._emit_details(span, attrs, kept or {})  # the event describes inference calls only

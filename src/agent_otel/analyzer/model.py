@@ -143,6 +143,7 @@ class Totals:
     cost_usd: float
     unpriced_models: list[str]
     unpriced_tokens: int
+    price_source: str = ABSENT  # which price table priced the tokens (analyzer/pricing.py), e.g. "genai-prices 0.2.3"
     evaluation: dict[str, Any] = _optional_section(dict)  # evaluation name -> score stats (analyzer/evaluations.py)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from agent_otel.analyzer import report as raw
-from agent_otel.analyzer.pricing import DEFAULT_PRICES, price_for
+from agent_otel.analyzer.pricing import load_prices, price_for, price_source
 from agent_otel.analyzer.sources.base import SourceError, SpanFrame
 from agent_otel.analyzer.model import SCHEMA, SCHEMA_VERSION, Report
 from agent_otel.errors import EmptyWindowError
@@ -100,7 +100,7 @@ def build_pushdown_report(source: Any, start_ns: int, end_ns: int, *, service: s
     quantiles = {p: by(f"histogram_quantile({p / 100}, {buckets})", *GROUP) for p in PERCENTILES}
     sums = by(win.growth("traces_span_metrics_duration_milliseconds_sum", sel, kn), *GROUP)
     tokens = by(win.growth("gen_ai_client_token_usage_sum", sel, "gen_ai_request_model, gen_ai_token_type"), "gen_ai_request_model", "gen_ai_token_type")
-    table = prices or DEFAULT_PRICES
+    table = prices if prices is not None else load_prices(None)
 
     def model_tokens(model: str) -> dict[str, Any]:
         """A model row's tokens from gen_ai.client.token.usage (by request model); agents cannot be
@@ -165,7 +165,7 @@ def build_pushdown_report(source: Any, start_ns: int, end_ns: int, *, service: s
             "spans": total_calls, "traces": sum(s["traces"] for s in services), "errors": total_errors,
             "error_rate": round(total_errors / total_calls, 4) if total_calls else 0.0,
             "input_tokens": round(in_tok), "output_tokens": round(out_tok), "cost_usd": round(cost, 6), "unpriced_models": sorted(unpriced),
-            "unpriced_tokens": round(unpriced_tok),
+            "unpriced_tokens": round(unpriced_tok), "price_source": price_source(table),
         },
         "services": services, "groups": groups, "bottlenecks": bottlenecks, "slowest_traces": slowest, "errors": top_errors,
         "resources": {"cpu_utilization": res.cpu_utilization, "memory_rss_bytes": res.memory_rss_bytes, "gpu_utilization": res.gpu_utilization,

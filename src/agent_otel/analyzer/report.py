@@ -20,7 +20,7 @@ import numpy as np
 from agent_otel.analyzer import stats
 from agent_otel.analyzer.critical_path import critical_path
 from agent_otel.analyzer.model import SCHEMA, SCHEMA_VERSION, Report
-from agent_otel.analyzer.pricing import price_for
+from agent_otel.analyzer.pricing import price_for, price_source, priced
 from agent_otel.analyzer.rollup import agent_rollup
 from agent_otel.analyzer.sources.base import ResourceFigures, Source, SourceError, SpanFrame
 from agent_otel.errors import EmptyWindowError
@@ -97,7 +97,8 @@ def _costs(frame: SpanFrame, prices: dict[str, tuple[float, float]]) -> tuple[np
             unpriced.add(str(model))
             unpriced_tokens[rows] = np.nan_to_num(frame.input_tokens[rows]) + np.nan_to_num(frame.output_tokens[rows])
             continue
-        cost[rows] = (np.nan_to_num(frame.input_tokens[rows]) * price[0] + np.nan_to_num(frame.output_tokens[rows]) * price[1]) / 1e6
+        extra = [col[rows] if col is not None else 0 for col in (frame.cache_read_tokens, frame.cache_write_tokens, frame.reasoning_tokens)]
+        cost[rows] = priced(price, frame.input_tokens[rows], frame.output_tokens[rows], *extra)
     return cost, unpriced, unpriced_tokens
 
 
@@ -230,8 +231,9 @@ def build_report(
     `summaries`: the local store's per-minute summaries are read instead of raw spans for a big
     window ("auto"), always, or never (analyzer.summary_report); a conversation's report reads raw spans."""
     from agent_otel.analyzer import summary_report
-    from agent_otel.analyzer.pricing import DEFAULT_PRICES
+    from agent_otel.analyzer.pricing import load_prices
 
+    prices = prices if prices is not None else load_prices(None)
     if conversation is None and summary_report.applies(source, start_ns, end_ns, service, summaries):
         return summary_report.build_summary_report(source, start_ns, end_ns, service=service, baseline=baseline, prices=prices,
                                                    thresholds=thresholds, progress=progress)
@@ -243,7 +245,7 @@ def build_report(
     from agent_otel.analyzer import conversations as _conversations
     from agent_otel.analyzer import evaluations as _evaluations
 
-    convs = _conversations.section(source, start_ns, end_ns, service, prices or DEFAULT_PRICES, conversation)
+    convs = _conversations.section(source, start_ns, end_ns, service, prices, conversation)
     if conversation is not None:  # the report of one conversation: its turns' traces only
         if not convs:
             raise SourceError(f"no spans of conversation {conversation!r} in the window ({source.name})")
@@ -253,7 +255,7 @@ def build_report(
     window_s = max((end_ns - start_ns) / 1e9, 1e-9)
     data_start, data_end = int(frame.start_ns.min()), int((frame.start_ns + frame.duration_ms * 1e6).max())
     data_s = max((data_end - data_start) / 1e9, 1e-3)  # rates are over the time the data covers, not the window asked for
-    cost, unpriced, unpriced_tok = _costs(frame, prices or DEFAULT_PRICES)
+    cost, unpriced, unpriced_tok = _costs(frame, prices)
     rolled = agent_rollup(frame, cost, unpriced_tok)
     has_tokens = ~(np.isnan(frame.input_tokens) & np.isnan(frame.output_tokens))
     progress(f"aggregating {len(frame):,} spans")
@@ -319,6 +321,7 @@ def build_report(
             "cost_usd": round(total_cost, 6),
             "unpriced_models": sorted(unpriced),
             "unpriced_tokens": int(unpriced_tok.sum()),
+            "price_source": price_source(prices),
         },
         "services": _services(frame, cost, unpriced_tok, data_s),
         "groups": groups,

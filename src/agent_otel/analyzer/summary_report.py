@@ -22,7 +22,7 @@ import numpy as np
 
 from agent_otel.analyzer import report as raw
 from agent_otel.analyzer import stats
-from agent_otel.analyzer.pricing import DEFAULT_PRICES, price_for
+from agent_otel.analyzer.pricing import load_prices, price_for, price_source
 from agent_otel.analyzer.sources.base import SourceError, SpanFrame
 from agent_otel.analyzer.sources.summaries import WindowSummary, load
 from agent_otel.localstore.summaries import COUNT, ERRORS, IN_TOK, MAX, MIN, OUT_TOK, SUM, TOKEN_SPANS, quantiles, value_of, weighted_pick
@@ -179,7 +179,7 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
     w = load(source._conn, start_ns, end_ns, service, rng)
     if w is None or len(w) == 0:
         raise SourceError(f"no spans in the window ({source.name}{', service ' + service if service else ''})")
-    table = prices or DEFAULT_PRICES
+    table = prices if prices is not None else load_prices(None)
     keys = w.keys
     st = w.stats
     window_s = max((end_ns - start_ns) / 1e9, 1e-9)
@@ -270,7 +270,7 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
             "spans": total_spans, "traces": int(st[is_root, COUNT].sum()), "errors": total_errors,
             "error_rate": round(total_errors / total_spans, 4) if total_spans else 0.0,
             "input_tokens": int(st[:, IN_TOK].sum()), "output_tokens": int(st[:, OUT_TOK].sum()), "cost_usd": round(total_cost, 6),
-            "unpriced_models": unpriced, "unpriced_tokens": int(row_unpriced_tok.sum()),
+            "unpriced_models": unpriced, "unpriced_tokens": int(row_unpriced_tok.sum()), "price_source": price_source(table),
         },
         "services": _services(w, keys, is_root, row_cost, row_unpriced_tok, data_s),
         "groups": groups, "bottlenecks": bottlenecks, "slowest_traces": slowest, "errors": errors, "resources": resources,

@@ -1,6 +1,7 @@
 """Auto-instrumentation: one BaseInstrumentor per library, also reachable by name from code.
 
-The instrumentors are registered under the `opentelemetry_instrumentor` entry point, so
+Provider libraries (OpenAI, Anthropic, Bedrock, Google GenAI) get the official OpenTelemetry GenAI
+instrumentation (table in registry.py). The instrumentors are registered under the `opentelemetry_instrumentor` entry point, so
 `opentelemetry-instrument python app.py` picks them up; `agent_otel.instrument([...])` or
 `configure(instrument=[...])` does the same from code.
 """
@@ -11,14 +12,13 @@ import importlib
 import logging
 from typing import Any
 
+from agent_otel.instrumentation.registry import OFFICIAL, requirements
+
 _logger = logging.getLogger("agent_otel.instrumentation")
 
 INSTRUMENTORS: dict[str, str] = {
     "onnxruntime": "agent_otel.instrumentation.onnxruntime:OnnxRuntimeInstrumentor",
-    "openai": "agent_otel.instrumentation.openai:OpenAIInstrumentor",
-    "anthropic": "agent_otel.instrumentation.anthropic:AnthropicInstrumentor",
-    "langchain": "agent_otel.instrumentation.langchain:LangChainInstrumentor",
-    "openai_agents": "agent_otel.instrumentation.openai_agents:OpenAIAgentsInstrumentor",
+    **{name: official.instrumentor for name, official in OFFICIAL.items()},
     "mcp": "agent_otel.instrumentation.mcp:MCPInstrumentor",
     "openai_agents_handoffs": "agent_otel.instrumentation.openai_agents_handoffs:OpenAIAgentsHandoffInstrumentor",
 }
@@ -44,6 +44,9 @@ def missing(name: str) -> str | None:
     from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
 
     _known(name)
+    if name in OFFICIAL:
+        conflict = get_dependency_conflicts(list(requirements(name)))
+        return f"{conflict} (pip install 'agent-otel[{name}]')" if conflict else None
     package = importlib.import_module(INSTRUMENTORS[name].split(":")[0] + ".package")
     conflict = get_dependency_conflicts(package._instruments)
     return str(conflict) if conflict else None

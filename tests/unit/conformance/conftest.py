@@ -55,6 +55,16 @@ class Providers:
                     out[m.name] = (m, sm.scope)
         return out
 
+    def metrics_all(self) -> dict[str, list[Any]]:
+        """Metric name -> [(metric, scope)] of every scope that recorded it (agent-otel and official instrumentations)."""
+        out: dict[str, list[Any]] = {}
+        data = self.reader.get_metrics_data()
+        for rm in data.resource_metrics if data else ():
+            for sm in rm.scope_metrics:
+                for m in sm.metrics:
+                    out.setdefault(m.name, []).append((m, sm.scope))
+        return out
+
     def logs(self) -> list[Any]:
         return [getattr(r, "log_record", r) for r in self.logs_out.get_finished_logs()]
 

@@ -5,6 +5,8 @@ boundaries, and the JSON schemas of captured content (span attributes and the de
 
 from __future__ import annotations
 
+from opentelemetry.semconv.schemas import Schemas
+
 import json
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,7 @@ def resolve(attributes: list[dict[str, Any]]) -> dict[str, Any]:
 
 SPAN_TYPES = {s["type"]: (s["kind"], resolve(s["attributes"])) for s in SPANS["spans"]}
 MODEL_METRICS = {m["name"]: m for m in METRICS["metrics"]}
+OPENAI_METRIC_ATTRIBUTES = {semconv.OPENAI_RESPONSE_SERVICE_TIER, semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT}
 
 
 def span_type(span: Any) -> str:
@@ -98,10 +101,9 @@ def capture(monkeypatch):
 
 
 def run_scenario(own) -> None:  # noqa: ANN001
-    from agent_otel.instrumentation.openai import OpenAIInstrumentor
+    from agent_otel.instrumentation import instrument, uninstrument
 
-    inst = OpenAIInstrumentor()
-    inst.instrument()
+    instrument(["openai"])
     try:
         with FakeProvider(openai_answer) as server:
             client = openai.OpenAI(base_url=server.url + "/v1", api_key="k", max_retries=0)
@@ -143,7 +145,7 @@ def run_scenario(own) -> None:  # noqa: ANN001
 
             flow()
     finally:
-        inst.uninstrument()
+        uninstrument(["openai"])
 
 
 def test_spans_meet_the_models_requirement_levels(mode, own, capture):
@@ -183,7 +185,8 @@ def test_content_follows_the_json_schemas_on_spans_and_in_the_event(mode, own, c
 
 def test_metrics_match_the_model(mode, own, capture):
     run_scenario(own)
-    got = own.metrics()  # one collection, no flush call
+    every = own.metrics_all()  # one collection, no flush call; a metric per scope that recorded it
+    got = {name: next(((m, sc) for m, sc in found if sc.name == "agent_otel"), found[0]) for name, found in every.items()}
     workflow = semconv.METRIC_WORKFLOW_DURATION_LATEST if mode == "latest" else semconv.METRIC_WORKFLOW_DURATION_DEFAULT
     expected = {
         semconv.METRIC_OPERATION_DURATION: DURATION_BUCKETS, semconv.METRIC_TOKEN_USAGE: TOKEN_BUCKETS,
@@ -193,29 +196,32 @@ def test_metrics_match_the_model(mode, own, capture):
         workflow: DURATION_BUCKETS if mode == "latest" else [1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200],
     }
     for name, buckets in expected.items():
-        assert name in got, f"{name} not collected; got {sorted(got)}"
-        metric, scope = got[name]
-        assert scope.schema_url == semconv.schema_url()
-        points = metric.data.data_points
-        assert points and all(isinstance(p, HistogramDataPoint) for p in points)
-        assert [float(b) for b in points[0].explicit_bounds] == [float(b) for b in buckets], name
-        spec = MODEL_METRICS.get(name)
-        if spec is None:
-            assert mode == "default" and name == semconv.METRIC_WORKFLOW_DURATION_DEFAULT  # util-genai 1.3b0's name
-            continue
-        assert spec["instrument"] == "histogram" and metric.unit == spec["unit"], name
-        try:
-            allowed = resolve(spec["attributes"])
-        except KeyError:
-            allowed = None  # group not in the vendored excerpt (agent / tool durations): names and units only
-        for p in points:
-            keys = set(p.attributes)
-            assert not [k for k in keys if k.startswith("agent_otel.")], f"{name}: agent-otel attributes {keys}"
-            if allowed is not None:
-                assert keys <= set(allowed), f"{name}: {keys - set(allowed)} not in the model"
-                required = {k for k, lvl in allowed.items() if lvl == "required"}
-                assert required <= keys, f"{name}: required {required - keys} missing"
-    op = got[semconv.METRIC_OPERATION_DURATION][0].data.data_points
+        assert name in every, f"{name} not collected; got {sorted(every)}"
+        for metric, scope in every[name]:
+            # agent-otel's scope follows the conventions mode; the official OpenAI instrumentation pins util-genai's version
+            assert scope.schema_url == (semconv.schema_url() if scope.name == "agent_otel" else Schemas.V1_37_0.value), scope.name
+            points = metric.data.data_points
+            assert points and all(isinstance(p, HistogramDataPoint) for p in points)
+            assert [float(b) for b in points[0].explicit_bounds] == [float(b) for b in buckets], (name, scope.name)
+            spec = MODEL_METRICS.get(name)
+            if spec is None:
+                assert mode == "default" and name == semconv.METRIC_WORKFLOW_DURATION_DEFAULT  # util-genai 1.3b0's name
+                continue
+            assert spec["instrument"] == "histogram" and metric.unit == spec["unit"], name
+            try:
+                allowed = resolve(spec["attributes"])
+            except KeyError:
+                allowed = None  # group not in the vendored excerpt (agent / tool durations): names and units only
+            for p in points:
+                keys = set(p.attributes)
+                assert not [k for k in keys if k.startswith("agent_otel.")], f"{name}: agent-otel attributes {keys}"
+                if allowed is not None:
+                    # The OpenAI conventions (gen-ai/openai.md) add these two to the client metrics of OpenAI calls.
+                    extra = OPENAI_METRIC_ATTRIBUTES if p.attributes.get(semconv.GEN_AI_PROVIDER_NAME) == "openai" else set()
+                    assert keys <= set(allowed) | extra, f"{name}: {keys - set(allowed)} not in the model"
+                    required = {k for k, lvl in allowed.items() if lvl == "required"}
+                    assert required <= keys, f"{name}: required {required - keys} missing"
+    op = [p for m, _ in every[semconv.METRIC_OPERATION_DURATION] for p in m.data.data_points]
     assert any(p.attributes.get(semconv.ERROR_TYPE) == "openai.RateLimitError" for p in op)
     assert any(p.attributes.get(semconv.SERVER_ADDRESS) == "127.0.0.1" and p.attributes.get(semconv.GEN_AI_RESPONSE_MODEL) for p in op)
     tools = got[semconv.METRIC_EXECUTE_TOOL_DURATION][0].data.data_points

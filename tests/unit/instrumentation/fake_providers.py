@@ -5,13 +5,18 @@ The hosted APIs cannot be reached from here; the real client libraries are point
 
 from __future__ import annotations
 
+import binascii
+import inspect
 import json
+import struct
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 OPENAI_MODEL = "gpt-4o-2024-08-06"
 ANTHROPIC_MODEL = "claude-sonnet-4-20250514"
+BEDROCK_MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"
+GEMINI_MODEL = "gemini-2.0-flash-001"
 
 
 def _sse(events: list[tuple[str | None, Any]]) -> bytes:
@@ -82,14 +87,71 @@ def anthropic_answer(body: dict) -> tuple[int, str, bytes]:
     return 200, "text/event-stream", _sse(events)
 
 
+def _event(event_type: str, payload: dict) -> bytes:
+    """One message of the AWS event stream encoding (Bedrock ConverseStream's wire format)."""
+    headers = b""
+    for name, value in ((":event-type", event_type), (":content-type", "application/json"), (":message-type", "event")):
+        headers += bytes([len(name)]) + name.encode() + b"\x07" + struct.pack(">H", len(value)) + value.encode()
+    body = json.dumps(payload).encode()
+    total = 12 + len(headers) + len(body) + 4
+    prelude = struct.pack(">II", total, len(headers))
+    prelude += struct.pack(">I", binascii.crc32(prelude))
+    message = prelude + headers + body
+    return message + struct.pack(">I", binascii.crc32(message))
+
+
+def bedrock_answer(body: dict, path: str) -> tuple[int, str, bytes, dict]:
+    """Bedrock Runtime Converse / ConverseStream: POST /model/{modelId}/converse[-stream]."""
+    if "/model/fail/" in path:
+        return 400, "application/json", json.dumps({"message": "The provided model identifier is invalid."}).encode(), {
+            "x-amzn-ErrorType": "ValidationException"}
+    usage = {"inputTokens": 11, "outputTokens": 5, "totalTokens": 16}
+    if path.endswith("/converse"):
+        return 200, "application/json", json.dumps({
+            "output": {"message": {"role": "assistant", "content": [{"text": "Bonjour"}]}}, "stopReason": "end_turn",
+            "usage": usage, "metrics": {"latencyMs": 12}}).encode(), {}
+    events = [
+        _event("messageStart", {"role": "assistant"}),
+        _event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "Bon"}}),
+        _event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "jour"}}),
+        _event("contentBlockStop", {"contentBlockIndex": 0}),
+        _event("messageStop", {"stopReason": "max_tokens"}),
+        _event("metadata", {"usage": {"inputTokens": 13, "outputTokens": 2, "totalTokens": 15}, "metrics": {"latencyMs": 20}}),
+    ]
+    return 200, "application/vnd.amazon.eventstream", b"".join(events), {}
+
+
+def gemini_answer(body: dict, path: str) -> tuple[int, str, bytes]:
+    """Gemini API generateContent / streamGenerateContent?alt=sse."""
+    if "/models/fail:" in path:
+        return 429, "application/json", json.dumps({"error": {"code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED"}}).encode()
+    if ":generateContent" in path:
+        return 200, "application/json", json.dumps({
+            "candidates": [{"content": {"role": "model", "parts": [{"text": "Hallo"}]}, "finishReason": "STOP", "index": 0}],
+            "usageMetadata": {"promptTokenCount": 8, "candidatesTokenCount": 2, "totalTokenCount": 10},
+            "modelVersion": GEMINI_MODEL, "responseId": "resp-1"}).encode()
+    chunks = [
+        {"candidates": [{"content": {"role": "model", "parts": [{"text": "Hal"}]}, "index": 0}], "modelVersion": GEMINI_MODEL,
+         "responseId": "resp-2", "usageMetadata": {"promptTokenCount": 9, "totalTokenCount": 9}},
+        {"candidates": [{"content": {"role": "model", "parts": [{"text": "lo"}]}, "finishReason": "MAX_TOKENS", "index": 0}],
+         "modelVersion": GEMINI_MODEL, "responseId": "resp-2",
+         "usageMetadata": {"promptTokenCount": 9, "candidatesTokenCount": 4, "totalTokenCount": 13}},
+    ]
+    return 200, "text/event-stream", _sse([(None, c) for c in chunks])
+
+
 class _Handler(BaseHTTPRequestHandler):
     answer: Any = None
 
     def do_POST(self) -> None:  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
-        status, ctype, payload = type(self).answer(body)
+        answer = type(self).answer
+        reply = answer(body, self.path) if len(inspect.signature(answer).parameters) == 2 else answer(body)
+        status, ctype, payload = reply[:3]
         self.send_response(status)
         self.send_header("content-type", ctype)
+        for key, value in (reply[3] if len(reply) > 3 else {}).items():
+            self.send_header(key, value)
         self.send_header("content-length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)

@@ -31,6 +31,10 @@ class SpanFrame:
     trace_id: np.ndarray
     parent_id: np.ndarray
     span_id: np.ndarray | None = None  # where the source gives it: tokens roll up to ancestor agents
+    # where the source gives them: cache-read, cache-write (input) and reasoning (output) tokens, priced at their own rates
+    cache_read_tokens: np.ndarray | None = None
+    cache_write_tokens: np.ndarray | None = None
+    reasoning_tokens: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.duration_ms.shape[0])
@@ -38,7 +42,7 @@ class SpanFrame:
     @classmethod
     def from_rows(cls, rows: list[tuple]) -> SpanFrame:
         """Rows in column order: kind, target, service, start_ns, duration_ms, error, error_type,
-        model, input_tokens, output_tokens, trace_id, parent_id[, span_id]."""
+        model, input_tokens, output_tokens, trace_id, parent_id[, span_id[, cache_read, cache_write, reasoning tokens]]."""
         cols = list(zip(*rows)) if rows else [()] * 12
 
         def obj(i: int) -> np.ndarray:
@@ -54,6 +58,9 @@ class SpanFrame:
             input_tokens=num(8, np.float64), output_tokens=num(9, np.float64),
             trace_id=obj(10), parent_id=obj(11),
             span_id=obj(12) if len(cols) > 12 else None,
+            cache_read_tokens=num(13, np.float64) if len(cols) > 15 else None,
+            cache_write_tokens=num(14, np.float64) if len(cols) > 15 else None,
+            reasoning_tokens=num(15, np.float64) if len(cols) > 15 else None,
         )
 
 

@@ -68,6 +68,9 @@ def span_row(service: str, span: dict[str, Any], a: dict[str, Any]) -> tuple:
         _hex(span["traceId"], 16),
         _hex(span.get("parentSpanId"), 8),
         _hex(span.get("spanId"), 8),
+        a.get(semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
+        a.get(semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS, a.get(semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS)),
+        a.get(semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
     )
 
 

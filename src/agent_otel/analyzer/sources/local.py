@@ -47,7 +47,11 @@ class LocalSource:
     def spans(self, start_ns: int, end_ns: int, service: str | None) -> SpanFrame:
         sql = (
             "SELECT kind, target, service, start_ns, duration_ms, error, error_type, model, "
-            "input_tokens, output_tokens, trace_id, parent_id, span_id FROM spans WHERE start_ns >= ? AND start_ns < ?"
+            "input_tokens, output_tokens, trace_id, parent_id, span_id, "
+            "json_extract(attributes, '$.\"gen_ai.usage.cache_read.input_tokens\"'), "
+            "coalesce(json_extract(attributes, '$.\"gen_ai.usage.cache_write.input_tokens\"'), "
+            "json_extract(attributes, '$.\"gen_ai.usage.cache_creation.input_tokens\"')), "
+            "json_extract(attributes, '$.\"gen_ai.usage.reasoning.output_tokens\"') FROM spans WHERE start_ns >= ? AND start_ns < ?"
         )
         args: list[object] = [start_ns, end_ns]
         if service:

@@ -1,216 +1,149 @@
-"""OpenAI client: `chat.completions.create` (sync, async, streaming) as `chat {model}` CLIENT spans, and
-`embeddings.create` as `embeddings {model}` CLIENT spans.
+"""OpenAI: the official `opentelemetry-instrumentation-genai-openai`, plus token usage of every stream.
 
-Follows the span shape of the official opentelemetry-instrumentation-genai-openai (same span names,
-`gen_ai.provider.name=openai`, request parameters, response attributes, usage, finish reasons,
-`openai.response.service_tier/system_fingerprint`); use one or the other, not both. Token counts of
-streams arrive only when the request asks for them (`stream_options={"include_usage": True}`);
-without it the span has no usage, as the API sends none.
+The official instrumentation records chat completions, embeddings and the Responses API (spans,
+usage, cache tokens, time to first chunk and per output chunk, content in the conventions'
+schema). Like the API itself it has no token usage for a stream unless the caller asked for it
+(`stream_options={"include_usage": True}`), and most callers don't.
+
+This layer adds exactly that. It asks for the usage on the caller's behalf and removes from the
+stream the one extra chunk the server then sends (no choices, only usage), after the official
+instrumentation has seen it: the span and the token metric get the usage, the caller's iteration
+is what it would have been. A caller who set `include_usage` either way is left alone, and so is
+a raw-response call (`with_raw_response`), whose body the caller reads itself.
+`instrument(stream_usage=False)` turns the layer off. Everything else is the official instrumentor,
+enabled first (or found enabled, e.g. by `opentelemetry-instrument`) so this wrapper is outermost.
+
+Why a wrapper here: no OpenTelemetry package adds stream usage (tested side by side in
+tests/unit/instrumentation/test_openai.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from typing import Any
-from urllib.parse import urlparse
 
 import wrapt
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
-from opentelemetry.instrumentation.utils import unwrap
 
-from agent_otel import content, semconv
-from agent_otel.instrumentation._client import ModelCall, StreamProxy, acall, call
+from agent_otel._guard import report_internal_error
 from agent_otel.instrumentation.openai.package import _instruments
-from agent_otel.recorder import recorder_for
 
 _MODULE = "openai.resources.chat.completions"
-_EMBEDDINGS = "openai.resources.embeddings"
-PROVIDER = "openai"
+_RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"  # openai._constants.RAW_RESPONSE_HEADER
 
 
-def _server(instance: Any) -> tuple[str | None, int | None]:
-    try:
-        url = urlparse(str(instance._client.base_url))
-        return url.hostname, url.port or (443 if url.scheme == "https" else 80)
-    except Exception:  # noqa: BLE001
-        return None, None
+def _official() -> Any:
+    from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor as Official
+
+    return Official()
 
 
-def _given(value: Any) -> Any:
-    """openai's NOT_GIVEN / Omit sentinels count as absent."""
-    return None if value is None or type(value).__name__ in ("NotGiven", "Omit") else value
+def _ask_for_usage(kwargs: dict[str, Any]) -> bool:
+    """Add include_usage to a streamed request that lacks it; True when added (its chunk is then ours to drop)."""
+    if kwargs.get("stream") is not True:
+        return False
+    options = kwargs.get("stream_options")
+    if isinstance(options, dict) and "include_usage" in options:
+        return False
+    if options is not None and not isinstance(options, dict):  # NotGiven/Omit sentinels are not dicts
+        if type(options).__name__ not in ("NotGiven", "Omit"):
+            return False
+        options = None
+    headers = kwargs.get("extra_headers")
+    if isinstance(headers, dict) and any(str(k).lower() == _RAW_RESPONSE_HEADER.lower() for k in headers):
+        return False
+    kwargs["stream_options"] = {**(options or {}), "include_usage": True}
+    return True
 
 
-def _output_type(kwargs: dict) -> str | None:
-    fmt = _given(kwargs.get("response_format"))
-    kind = fmt.get("type") if isinstance(fmt, dict) else None
-    if kind in ("json_object", "json_schema"):
-        return "json"
-    if kind == "text":
-        return "text"
-    return None
+def _is_usage_only(chunk: Any) -> bool:
+    return not getattr(chunk, "choices", None) and getattr(chunk, "usage", None) is not None
 
 
-def _chat_request(kwargs: dict) -> dict[str, Any]:
-    g = lambda k: _given(kwargs.get(k))  # noqa: E731
-    stop = g("stop")
-    n = g("n")
-    return {
-        semconv.GEN_AI_REQUEST_MAX_TOKENS: g("max_tokens") or g("max_completion_tokens"),
-        semconv.GEN_AI_REQUEST_TEMPERATURE: g("temperature"),
-        semconv.GEN_AI_REQUEST_TOP_P: g("top_p"),
-        semconv.GEN_AI_REQUEST_SEED: g("seed"),
-        semconv.GEN_AI_REQUEST_FREQUENCY_PENALTY: g("frequency_penalty"),
-        semconv.GEN_AI_REQUEST_PRESENCE_PENALTY: g("presence_penalty"),
-        semconv.GEN_AI_REQUEST_STOP_SEQUENCES: [stop] if isinstance(stop, str) else (list(stop) if stop else None),
-        semconv.GEN_AI_REQUEST_CHOICE_COUNT: n if n is not None and n != 1 else None,
-        semconv.GEN_AI_OUTPUT_TYPE: _output_type(kwargs),
-        semconv.GEN_AI_REQUEST_STREAM: True if kwargs.get("stream") else None,
-    }
+class _WithoutUsageChunk(wrapt.ObjectProxy):  # type: ignore[misc]
+    """The stream as the caller asked for it: the usage-only chunk requested on its behalf is skipped."""
 
+    def __iter__(self) -> Any:
+        return self
 
-def _make(instance: Any, rec: Any):  # type: ignore[no-untyped-def]
-    def make(kwargs: dict) -> ModelCall:
-        messages = tools = None
-        if content.wanted():
-            messages = content.input_messages(kwargs.get("messages"))
-            tools = content.tool_definitions(_given(kwargs.get("tools")))
-        return ModelCall(PROVIDER, semconv.OP_CHAT, kwargs.get("model"), server=_server(instance), request=_chat_request(kwargs),
-                         messages=messages, tools=tools, recorder=rec)
+    def __next__(self) -> Any:
+        while True:
+            chunk = next(self.__wrapped__)
+            if not _is_usage_only(chunk):
+                return chunk
 
-    return make
+    def __aiter__(self) -> Any:
+        return self
 
+    async def __anext__(self) -> Any:
+        while True:
+            chunk = await self.__wrapped__.__anext__()
+            if not _is_usage_only(chunk):
+                return chunk
 
-def _openai_extra(resp: Any) -> dict[str, Any]:
-    return {
-        semconv.OPENAI_RESPONSE_SERVICE_TIER: getattr(resp, "service_tier", None) or None,
-        semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT: getattr(resp, "system_fingerprint", None) or None,
-    }
+    def __enter__(self) -> Any:
+        self.__wrapped__.__enter__()
+        return self
 
+    def __exit__(self, *exc: Any) -> Any:
+        return self.__wrapped__.__exit__(*exc)
 
-def _cached(usage: Any) -> int | None:
-    details = getattr(usage, "prompt_tokens_details", None)
-    value = getattr(details, "cached_tokens", None)
-    return int(value) if isinstance(value, int) else None
+    async def __aenter__(self) -> Any:
+        await self.__wrapped__.__aenter__()
+        return self
 
-
-def _on_response(mc: ModelCall, resp: Any) -> None:
-    usage = getattr(resp, "usage", None)
-    choices = getattr(resp, "choices", None) or []
-    mc.response(
-        model=getattr(resp, "model", None),
-        response_id=getattr(resp, "id", None),
-        finish_reasons=[c.finish_reason for c in choices],
-        input_tokens=getattr(usage, "prompt_tokens", None),
-        output_tokens=getattr(usage, "completion_tokens", None),
-        cache_read_tokens=_cached(usage),
-        output=content.openai_output_messages(choices) if content.wanted() else None,
-        extra=_openai_extra(resp),
-    )
-
-
-def _on_chunk(state: dict, chunk: Any) -> None:
-    state.setdefault("model", getattr(chunk, "model", None))
-    state.setdefault("id", getattr(chunk, "id", None))
-    for key, value in _openai_extra(chunk).items():
-        if value:
-            state.setdefault("extra", {})[key] = value
-    keep = content.wanted()
-    for choice in getattr(chunk, "choices", None) or []:
-        index = getattr(choice, "index", 0) or 0
-        acc = state.setdefault("choices", {}).setdefault(index, {"text": [], "tools": {}, "finish": None})
-        if choice.finish_reason:
-            acc["finish"] = choice.finish_reason
-        delta = getattr(choice, "delta", None)
-        if keep and delta is not None:
-            if getattr(delta, "content", None):
-                acc["text"].append(delta.content)
-            for tc in getattr(delta, "tool_calls", None) or []:
-                slot = acc["tools"].setdefault(getattr(tc, "index", 0), {"id": None, "name": None, "arguments": []})
-                slot["id"] = slot["id"] or getattr(tc, "id", None)
-                fn = getattr(tc, "function", None)
-                if fn is not None:
-                    slot["name"] = slot["name"] or getattr(fn, "name", None)
-                    if getattr(fn, "arguments", None):
-                        slot["arguments"].append(fn.arguments)
-    if getattr(chunk, "usage", None):
-        state["usage"] = chunk.usage
-
-
-def _stream_output(state: dict) -> list[dict[str, Any]] | None:
-    if not content.wanted():
-        return None
-    out = []
-    for _, acc in sorted((state.get("choices") or {}).items()):
-        parts = [content.text_part("".join(acc["text"]))] if acc["text"] else []
-        for _, tc in sorted(acc["tools"].items()):
-            parts.append({"type": "tool_call", "id": tc["id"], "name": tc["name"], "arguments": content.parse_arguments("".join(tc["arguments"]))})
-        out.append(content.output_message(parts, acc["finish"]))
-    return out
-
-
-def _on_done(mc: ModelCall, state: dict) -> None:
-    usage = state.get("usage")
-    mc.response(
-        model=state.get("model"), response_id=state.get("id"),
-        finish_reasons=[acc["finish"] for _, acc in sorted((state.get("choices") or {}).items()) if acc["finish"]],
-        input_tokens=getattr(usage, "prompt_tokens", None), output_tokens=getattr(usage, "completion_tokens", None),
-        cache_read_tokens=_cached(usage), output=_stream_output(state), extra=state.get("extra"),
-    )
-
-
-def _wrap_stream(stream: Any, mc: ModelCall) -> Any:
-    return StreamProxy(stream, mc, _on_chunk, _on_done)
-
-
-def _embeddings_make(instance: Any, rec: Any):  # type: ignore[no-untyped-def]
-    def make(kwargs: dict) -> ModelCall:
-        fmt = _given(kwargs.get("encoding_format"))
-        request = {
-            semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT: _given(kwargs.get("dimensions")),
-            semconv.GEN_AI_REQUEST_ENCODING_FORMATS: [fmt] if fmt else None,
-        }
-        return ModelCall(PROVIDER, semconv.OP_EMBEDDINGS, kwargs.get("model"), server=_server(instance), request=request, recorder=rec)
-
-    return make
-
-
-def _on_embeddings(mc: ModelCall, resp: Any) -> None:
-    usage = getattr(resp, "usage", None)
-    mc.response(model=getattr(resp, "model", None), input_tokens=getattr(usage, "prompt_tokens", None))
+    async def __aexit__(self, *exc: Any) -> Any:
+        return await self.__wrapped__.__aexit__(*exc)
 
 
 class OpenAIInstrumentor(BaseInstrumentor):
-    """Spans, token usage, duration and stream metrics for OpenAI chat completions and embeddings."""
+    """The official OpenAI instrumentation, with token usage on streams whose caller did not ask for it."""
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
-        rec = recorder_for(kwargs)
+        official = _official()
+        self._enabled_official = not official.is_instrumented_by_opentelemetry
+        if self._enabled_official:
+            official.instrument(**{k: v for k, v in kwargs.items() if k != "stream_usage"})
+        if kwargs.get("stream_usage", True) is False:
+            self._wrapped = False
+            return
+        active = self
 
         def create(wrapped: Any, instance: Any, args: tuple, kw: dict) -> Any:
-            return call(_make(instance, rec), wrapped, args, kw, _on_response, _wrap_stream)
+            if not active.is_instrumented_by_opentelemetry:
+                return wrapped(*args, **kw)
+            try:
+                added = _ask_for_usage(kw)
+            except Exception as internal:  # noqa: BLE001
+                report_internal_error("openai.stream_usage", internal)
+                added = False
+            result = wrapped(*args, **kw)
+            return _WithoutUsageChunk(result) if added else result
 
         async def acreate(wrapped: Any, instance: Any, args: tuple, kw: dict) -> Any:
-            return await acall(_make(instance, rec), wrapped, args, kw, _on_response, _wrap_stream)
-
-        def embed(wrapped: Any, instance: Any, args: tuple, kw: dict) -> Any:
-            return call(_embeddings_make(instance, rec), wrapped, args, kw, _on_embeddings, None)
-
-        async def aembed(wrapped: Any, instance: Any, args: tuple, kw: dict) -> Any:
-            return await acall(_embeddings_make(instance, rec), wrapped, args, kw, _on_embeddings, None)
+            if not active.is_instrumented_by_opentelemetry:
+                return await wrapped(*args, **kw)
+            try:
+                added = _ask_for_usage(kw)
+            except Exception as internal:  # noqa: BLE001
+                report_internal_error("openai.stream_usage", internal)
+                added = False
+            result = await wrapped(*args, **kw)
+            return _WithoutUsageChunk(result) if added else result
 
         wrapt.wrap_function_wrapper(_MODULE, "Completions.create", create)
         wrapt.wrap_function_wrapper(_MODULE, "AsyncCompletions.create", acreate)
-        wrapt.wrap_function_wrapper(_EMBEDDINGS, "Embeddings.create", embed)
-        wrapt.wrap_function_wrapper(_EMBEDDINGS, "AsyncEmbeddings.create", aembed)
+        self._wrapped = True
 
     def _uninstrument(self, **kwargs: Any) -> None:
         import openai.resources.chat.completions as mod
-        import openai.resources.embeddings as emb
 
-        unwrap(mod.Completions, "create")
-        unwrap(mod.AsyncCompletions, "create")
-        unwrap(emb.Embeddings, "create")
-        unwrap(emb.AsyncEmbeddings, "create")
+        if getattr(self, "_wrapped", False):
+            for cls in (mod.Completions, mod.AsyncCompletions):
+                if isinstance(cls.__dict__.get("create"), wrapt.FunctionWrapper):  # ours is the outermost
+                    cls.create = cls.__dict__["create"].__wrapped__
+        if getattr(self, "_enabled_official", False):
+            _official().uninstrument()

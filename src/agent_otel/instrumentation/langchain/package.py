@@ -1,1 +1,0 @@
-_instruments = ("langchain-core >= 0.3",)

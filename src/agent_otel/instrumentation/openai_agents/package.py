@@ -1,1 +1,0 @@
-_instruments = ("openai-agents >= 0.1",)
