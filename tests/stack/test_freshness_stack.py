@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from tests.stack.backends import prom_value
+from loadgen.backends import prom_value
 from bench.bench_freshness import Agent, measure, stack_checks
 
 pytestmark = pytest.mark.stack
