@@ -478,7 +478,7 @@ def _global_providers() -> tuple[Any, Any]:
     """What the global tracer and meter providers are now, as cheaply as the decorators' hot path needs.
 
     While none is set, `get_*_provider()` looks the OTEL_PYTHON_*_PROVIDER variable up in
-    os.environ at every call (~1 us, a KeyError each time); the API's own globals say the same
+    the environment at every call (~1 us, a KeyError each time); the API's own globals say the same
     for free (None: not set yet, the proxy). Falls back to the getters if those globals move.
     """
     tp = getattr(trace, "_TRACER_PROVIDER", _UNREAD)

@@ -24,24 +24,11 @@ from agent_otel.analyzer import report as raw
 from agent_otel.analyzer import stats
 from agent_otel.analyzer.pricing import load_prices, price_for, price_source
 from agent_otel.analyzer.sources.base import SourceError, SpanFrame
-from agent_otel.analyzer.sources.summaries import WindowSummary, load
+from agent_otel.analyzer.sources.summaries import WindowSummary
 from agent_otel.localstore.summaries import COUNT, ERRORS, IN_TOK, MAX, MIN, OUT_TOK, SUM, TOKEN_SPANS, quantiles, value_of, weighted_pick
 
 SUMMARY_SPANS = 5_000  # windows holding more spans than this are reported from summaries ("auto")
 QS = tuple(p / 100 for p in stats.PERCENTILES)
-
-
-def window_spans(source: Any, start_ns: int, end_ns: int, service: str | None) -> int:
-    """Spans in the window by the summaries' counts (0 without summaries): cheap, for choosing."""
-    conn = getattr(source, "_conn", None)
-    if conn is None:
-        return 0
-    try:
-        sql = "SELECT COALESCE(SUM(spans), 0) FROM span_summaries WHERE interval_ns >= ? AND interval_ns < ?"
-        (n,) = conn.execute(sql, (start_ns - start_ns % 60_000_000_000, end_ns)).fetchone()
-    except Exception:  # noqa: BLE001 - no summaries table: an older store
-        return 0
-    return int(n)  # all services: it bounds the one asked for
 
 
 def applies(source: Any, start_ns: int, end_ns: int, service: str | None, mode: str = "auto") -> bool:
@@ -49,12 +36,10 @@ def applies(source: Any, start_ns: int, end_ns: int, service: str | None, mode: 
     window (or asked to). A store written before summaries existed is read raw."""
     if mode not in ("auto", "always", "never"):
         raise ValueError(f"summaries={mode!r}: expected auto, always or never")
-    conn = getattr(source, "_conn", None)
-    if getattr(source, "name", None) != "local" or mode == "never" or conn is None:
+    if mode == "never" or not hasattr(source, "summarised_spans"):  # only the local source keeps summaries
         return False
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'span_summaries'").fetchone() is None:
-        return False
-    return mode == "always" or window_spans(source, start_ns, end_ns, service) > SUMMARY_SPANS
+    count = source.summarised_spans(start_ns, end_ns)  # None: an older store without summaries
+    return count is not None and (mode == "always" or count > SUMMARY_SPANS)
 
 
 def _by(group: np.ndarray, n: int, values: np.ndarray) -> np.ndarray:
@@ -176,7 +161,7 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
     if service and service not in source.services():
         raise SourceError(f"unknown service {service!r}; {source.name} knows: {', '.join(source.services()) or 'none'}")
     progress(f"reading summaries from {source.name}")
-    w = load(source._conn, start_ns, end_ns, service, rng)
+    w = source.summaries(start_ns, end_ns, service, rng)
     if w is None or len(w) == 0:
         raise SourceError(f"no spans in the window ({source.name}{', service ' + service if service else ''})")
     table = prices if prices is not None else load_prices(None)

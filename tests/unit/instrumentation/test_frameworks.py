@@ -56,7 +56,7 @@ def report_totals(otel, tmp_path) -> dict[str, Any]:
     """`agent-otel report`'s totals over the test's spans, written to a local store and read back."""
     from rich.console import Console
 
-    from agent_otel.analyzer.run import make_report
+    from agent_otel.cli.run import make_report
     from agent_otel.analyzer.sources.local import LocalSource
     from agent_otel.localstore import open_exporters
 

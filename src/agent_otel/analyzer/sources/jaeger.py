@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
+from agent_otel import semconv
 from agent_otel.analyzer.sources.base import SourceError, TraceSpan
 from agent_otel.analyzer.sources.detail import SpanDetail, SpanEvent
 from agent_otel.analyzer.sources.http import Backend

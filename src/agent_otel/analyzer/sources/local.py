@@ -93,6 +93,18 @@ class LocalSource:
         ]
         return TraceDetail(trace_id, spans, logs)
 
+    def summarised_spans(self, start_ns: int, end_ns: int) -> int | None:
+        """Spans of the window the per-minute summaries count; None for a store without summaries."""
+        from agent_otel.analyzer.sources import summaries
+
+        return summaries.summarised_spans(self._conn, start_ns, end_ns)
+
+    def summaries(self, start_ns: int, end_ns: int, service: str | None, rng: Any) -> Any:
+        """The window's summaries merged (analyzer.sources.summaries.WindowSummary), None when empty."""
+        from agent_otel.analyzer.sources import summaries
+
+        return summaries.load(self._conn, start_ns, end_ns, service, rng)
+
     def conversation_rows(self, key: str, start_ns: int, end_ns: int, service: str | None) -> list[tuple]:
         """(value of span attribute `key`, trace_id, start_ns, end_ns, error, model, input_tokens, output_tokens)
         of the window's spans that carry `key` (the conversation id: analyzer/conversations.py)."""

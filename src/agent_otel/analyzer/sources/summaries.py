@@ -68,6 +68,16 @@ def _gaps(conn: sqlite3.Connection) -> list[tuple[int, int]]:
     return gaps
 
 
+def summarised_spans(conn: sqlite3.Connection, start_ns: int, end_ns: int) -> int | None:
+    """Spans in the window by the summaries' counts (all services: it bounds any one); None when the
+    store keeps no summaries (written before they existed). Cheap, for choosing how to report."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'span_summaries'").fetchone() is None:
+        return None
+    sql = "SELECT COALESCE(SUM(spans), 0) FROM span_summaries WHERE interval_ns >= ? AND interval_ns < ?"
+    (n,) = conn.execute(sql, (start_ns - start_ns % 60_000_000_000, end_ns)).fetchone()
+    return int(n)
+
+
 def load(conn: sqlite3.Connection, start_ns: int, end_ns: int, service: str | None, rng: np.random.Generator) -> WindowSummary | None:
     """The window's summary, or None when the store keeps no summaries."""
     try:
