@@ -63,7 +63,7 @@ def report_totals(otel, tmp_path) -> dict[str, Any]:
     store = open_exporters(tmp_path / "store.db")
     store.spans.export(otel.spans())
     store.store.close()
-    return make_report(LocalSource(tmp_path / "store.db"), since="1h", console=Console(quiet=True)).data["totals"]
+    return make_report(LocalSource(tmp_path / "store.db"), since="1h", console=Console(quiet=True)).to_dict()["totals"]
 
 
 def expected_cost(*usages: tuple[str, tuple[int, int]]) -> float:
