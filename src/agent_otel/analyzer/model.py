@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 SCHEMA = "agent-otel/report"
-SCHEMA_VERSION = 2  # 2: data span, token scope/unpriced tokens, histograms, richer timeseries, embedded traces
+SCHEMA_VERSION = 3  # 2: data span, token scope/unpriced tokens, histograms, richer timeseries, embedded traces; 3: totals.price_source, conversations, evaluations, figures_from
 
 
 class _Absent:

@@ -39,7 +39,7 @@ def test_exact_percentiles_errors_tokens_and_cost(tmp_path):
     assert llm["cost_usd"] == pytest.approx(100_000 * 2.5 / 1e6 + 10_000 * 10 / 1e6)
     assert rep["totals"]["traces"] == 100
     assert rep["errors"][0]["error_type"] == "Timeout" and rep["errors"][0]["count"] == 10
-    assert rep["schema"] == "agent-otel/report" and rep["version"] == 2
+    assert rep["schema"] == "agent-otel/report" and rep["version"] == 3
 
 
 def test_per_service_figures(tmp_path):
