@@ -9,6 +9,8 @@ the exported spans (tokens and cost equal to the fake server's usage).
 
 from __future__ import annotations
 
+import importlib.util
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -255,8 +257,9 @@ def test_report_tokens_and_cost_equal_the_servers_usage(otel, provider, tmp_path
     table = load_prices(None)
     models = {s.attributes.get(semconv.GEN_AI_RESPONSE_MODEL) or s.attributes[semconv.GEN_AI_REQUEST_MODEL] for s in _model_spans(otel)}
     expected = sum(cost_usd(m, table, *u, provider=p.provider) for m, u in zip(sorted(models) * 2, (p.sync_usage, p.stream_usage)))
-    assert expected > 0 and totals["cost_usd"] == pytest.approx(expected, abs=5e-7)  # the report rounds to 1e-6 USD
-    assert totals["price_source"].startswith("genai-prices ")
+    assert totals["cost_usd"] == pytest.approx(expected, abs=5e-7)  # the report rounds to 1e-6 USD
+    if importlib.util.find_spec("genai_prices") is not None:  # Python 3.11+; 3.10 prices from the built-in table
+        assert expected > 0 and totals["price_source"].startswith("genai-prices ")
 
 
 def test_openai_stream_usage_without_include_usage_side_by_side(otel):

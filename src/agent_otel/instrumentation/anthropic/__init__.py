@@ -24,6 +24,7 @@ import wrapt
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 
 from agent_otel.instrumentation.anthropic.package import _instruments
+from agent_otel.instrumentation.official_layer import OfficialLayer
 from agent_otel.stacking import in_model_call
 
 _HOOK_MODULE = "anthropic._base_client"
@@ -36,17 +37,16 @@ def _official() -> Any:
     return Official()
 
 
-class AnthropicInstrumentor(BaseInstrumentor):
+class AnthropicInstrumentor(OfficialLayer):
     """The official Anthropic instrumentation; the SDK's own call span only where no model span records the call."""
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
 
-    def _instrument(self, **kwargs: Any) -> None:
-        official = _official()
-        self._enabled_official = not official.is_instrumented_by_opentelemetry
-        if self._enabled_official:
-            official.instrument(**kwargs)
+    def _official(self) -> BaseInstrumentor:
+        return _official()
+
+    def _add_layer(self, **kwargs: Any) -> None:
         import importlib
 
         module = importlib.import_module(_HOOK_MODULE)
@@ -62,7 +62,7 @@ class AnthropicInstrumentor(BaseInstrumentor):
 
         wrapt.wrap_function_wrapper(_HOOK_MODULE, _HOOK, start_api_call_span)
 
-    def _uninstrument(self, **kwargs: Any) -> None:
+    def _remove_layer(self) -> None:
         import importlib
 
         if getattr(self, "_hooked", False):
@@ -70,5 +70,3 @@ class AnthropicInstrumentor(BaseInstrumentor):
             hook = getattr(module, _HOOK)
             if isinstance(hook, wrapt.FunctionWrapper):
                 setattr(module, _HOOK, hook.__wrapped__)
-        if getattr(self, "_enabled_official", False):
-            _official().uninstrument()

@@ -26,6 +26,7 @@ import wrapt
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 
 from agent_otel._guard import report_internal_error
+from agent_otel.instrumentation.official_layer import OfficialLayer
 from agent_otel.instrumentation.openai.package import _instruments
 
 _MODULE = "openai.resources.chat.completions"
@@ -96,17 +97,18 @@ class _WithoutUsageChunk(wrapt.ObjectProxy):  # type: ignore[misc]
         return await self.__wrapped__.__aexit__(*exc)
 
 
-class OpenAIInstrumentor(BaseInstrumentor):
+class OpenAIInstrumentor(OfficialLayer):
     """The official OpenAI instrumentation, with token usage on streams whose caller did not ask for it."""
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
 
-    def _instrument(self, **kwargs: Any) -> None:
-        official = _official()
-        self._enabled_official = not official.is_instrumented_by_opentelemetry
-        if self._enabled_official:
-            official.instrument(**{k: v for k, v in kwargs.items() if k != "stream_usage"})
+    own_options = ("stream_usage",)
+
+    def _official(self) -> BaseInstrumentor:
+        return _official()
+
+    def _add_layer(self, **kwargs: Any) -> None:
         if kwargs.get("stream_usage", True) is False:
             self._wrapped = False
             return
@@ -138,12 +140,10 @@ class OpenAIInstrumentor(BaseInstrumentor):
         wrapt.wrap_function_wrapper(_MODULE, "AsyncCompletions.create", acreate)
         self._wrapped = True
 
-    def _uninstrument(self, **kwargs: Any) -> None:
+    def _remove_layer(self) -> None:
         import openai.resources.chat.completions as mod
 
         if getattr(self, "_wrapped", False):
             for cls in (mod.Completions, mod.AsyncCompletions):
                 if isinstance(cls.__dict__.get("create"), wrapt.FunctionWrapper):  # ours is the outermost
                     cls.create = cls.__dict__["create"].__wrapped__
-        if getattr(self, "_enabled_official", False):
-            _official().uninstrument()
