@@ -3,6 +3,8 @@ a LangGraph multi-agent handoff (Command(goto=...)) kept in one trace."""
 
 from __future__ import annotations
 
+import sys
+
 from typing import TypedDict
 
 import pytest
@@ -49,6 +51,9 @@ def _two_agent_graph():  # type: ignore[no-untyped-def]
     return g.compile()
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="before Python 3.11 langchain-core cannot carry the run's config "
+                    "(where the thread id is) into async nodes' context (asyncio.create_task has no context= there): "
+                    "LangChain's documented limitation; pass a conversation scope instead")
 async def test_langgraph_thread_id_is_the_conversation_and_the_handoff_stays_in_the_trace(otel):
     graph = _two_agent_graph()
 
