@@ -25,14 +25,14 @@ import random
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # loadgen/: the webhook receiver (shared with the stack tests)
+from loadgen.webhook import WebhookReceiver  # noqa: E402
 TARGET_P99_S = 5.0
 BAD_MS, GOOD_MS, THRESHOLD_MS = 600, 10, 500
 
@@ -71,31 +71,6 @@ agent_otel.shutdown()
 """ % {"good": GOOD_MS, "bad": BAD_MS}
 
 
-class Webhook:
-    """Keeps the first arrival time of each firing alertname."""
-
-    def __init__(self) -> None:
-        self.first: dict[str, float] = {}
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-                now = time.time()
-                if body.get("status") == "firing":
-                    for alert in body.get("alerts", []):
-                        hook.first.setdefault(alert["labels"]["alertname"], now)
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *a: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 def rules_file(path: Path, trials: int, webhook: str) -> Path:
     path.write_text(yaml.safe_dump({
         "window": "1m",
@@ -114,7 +89,7 @@ def agent(exporter: str, target: str) -> subprocess.Popen:
     return proc
 
 
-def trials(proc: subprocess.Popen, hook: Webhook, n: int, label: str, timeout_s: float = 30) -> list[float | None]:
+def trials(proc: subprocess.Popen, hook: WebhookReceiver, n: int, label: str, timeout_s: float = 30) -> list[float | None]:
     rng = random.Random(20)
     out: list[float | None] = []
     for i in range(n):
@@ -122,9 +97,9 @@ def trials(proc: subprocess.Popen, hook: Webhook, n: int, label: str, timeout_s:
         proc.stdin.flush()
         first_bad = float(proc.stdout.readline())
         deadline = time.time() + timeout_s
-        while f"Slow{i}" not in hook.first and time.time() < deadline:
+        while f"Slow{i}" not in hook.first_firing and time.time() < deadline:
             time.sleep(0.01)
-        got = hook.first.get(f"Slow{i}")
+        got = hook.first_firing.get(f"Slow{i}")
         out.append(round(got - first_bad, 3) if got else None)
         print(f"{label} trial {i + 1}: first bad call -> webhook in " + (f"{got - first_bad:.2f}s" if got else "- (none)"), flush=True)
     proc.stdin.write("\n")
@@ -133,7 +108,7 @@ def trials(proc: subprocess.Popen, hook: Webhook, n: int, label: str, timeout_s:
     return out
 
 
-def run_local(args: argparse.Namespace, hook: Webhook) -> dict:
+def run_local(args: argparse.Namespace, hook: WebhookReceiver) -> dict:
     with tempfile.TemporaryDirectory() as d:
         db, rules = Path(d) / "store.db", rules_file(Path(d) / "rules.yaml", args.trials, hook.url)
         proc = agent("local", str(db))
@@ -150,7 +125,7 @@ def run_local(args: argparse.Namespace, hook: Webhook) -> dict:
         return summary(got) | {"watch_interval": WATCH_INTERVAL}
 
 
-def run_stack(args: argparse.Namespace, hook: Webhook) -> dict:
+def run_stack(args: argparse.Namespace, hook: WebhookReceiver) -> dict:
     from agent_otel.stack import binaries, processes
 
     for program in (binaries.COLLECTOR, binaries.JAEGER, binaries.LOKI, binaries.PROMETHEUS):
@@ -183,7 +158,7 @@ def main() -> None:
     args = ap.parse_args()
     result = json.loads(args.out.read_text()) if args.out.exists() else {}
     result = {k: v for k, v in result.items() if k in ("local", "stack")}  # the older single-path layout is replaced
-    hook = Webhook()
+    hook = WebhookReceiver()
     for name in args.only:
         load_before, t0 = os.getloadavg(), time.time()
         figures = {"local": run_local, "stack": run_stack}[name](args, hook)

@@ -8,17 +8,15 @@ with its message, without building again inside each test.
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from agent_otel.alerts.export import prometheus_rule_file
 from agent_otel.stack import binaries, processes
+from loadgen.webhook import WebhookReceiver
 
 _BUILD_ERRORS = pytest.StashKey[dict[str, str]]()
 STACK_PROGRAMS = (binaries.COLLECTOR, binaries.JAEGER, binaries.LOKI, binaries.PROMETHEUS, binaries.PROMTOOL)
@@ -55,27 +53,6 @@ def require_programs(config: pytest.Config, *programs: binaries.Program) -> None
         pytest.fail("stack programs could not be built: " + "; ".join(failed), pytrace=False)
     for program in programs:
         binaries.install(program, lambda _line: None)  # no-op when built at session start
-
-
-class WebhookReceiver:
-    """Alertmanager's webhook target in the tests: keeps every notification it receives."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                outer.bodies.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 @pytest.fixture(scope="session")
