@@ -87,3 +87,42 @@ def test_grafana_dashboard_queries_metrics_agent_otel_emits():
                 continue
             names = set(re.findall(r"\b([a-z_]+(?:_total|_bucket|_count|_sum|_ratio|_bytes))(?=[{)\[])", target["expr"]))
             assert names and names <= known, (panel["title"], names - known)
+
+
+def _local_stack_template(name: str) -> dict:
+    text = (ROOT / "src/agent_otel/stack/data" / name).read_text()
+    return yaml.safe_load(re.sub(r"\$\{(\w+)\}", "null", text))
+
+
+def test_compose_alerting_has_the_local_stacks_response_time_defaults():
+    """A compose user gets the same first-bad-call -> notification budget as `agent-otel stack up` (docs/latency.md)."""
+    from agent_otel.stack import processes
+
+    compose = yaml.safe_load((ROOT / "deploy/compose/compose.yaml").read_text())
+    prom = yaml.safe_load((ROOT / "deploy/compose/config/prometheus.yml").read_text())
+    am = yaml.safe_load((ROOT / "deploy/compose/config/alertmanager.yml").read_text())
+    local_eval = re.search(r'"evaluation_interval": "(\w+)"', Path(processes.__file__).read_text()).group(1)
+    assert prom["global"]["evaluation_interval"] == local_eval
+    local_route = _local_stack_template("alertmanager.yml")["route"]
+    assert {k: am["route"][k] for k in ("group_wait", "group_interval")} == {k: local_route[k] for k in ("group_wait", "group_interval")}
+    target = prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"][0]
+    assert target.split(":")[0] in compose["services"], target
+    assert "./config/rules:/etc/prometheus/rules:ro" in compose["services"]["prometheus"]["volumes"]
+    assert prom["rule_files"] == ["/etc/prometheus/rules/*.yml"]
+
+
+def test_compose_rules_are_the_export_of_the_example_rules():
+    from agent_otel.alerts.cycle import load_config
+    from agent_otel.alerts.export import to_prometheus
+
+    shipped = (ROOT / "deploy/compose/config/rules/agent-otel.rules.yml").read_text()
+    assert shipped == to_prometheus(load_config(ROOT / "examples/alerts.yaml").rules), (
+        "regenerate: agent-otel alerts export --rules examples/alerts.yaml -o deploy/compose/config/rules/agent-otel.rules.yml")
+
+
+@pytest.mark.skipif(not __import__("shutil").which("amtool"), reason="amtool comes with Debian's prometheus-alertmanager (installed by .ci/run)")
+def test_compose_alertmanager_config_is_valid():
+    import subprocess
+
+    out = subprocess.run(["amtool", "check-config", str(ROOT / "deploy/compose/config/alertmanager.yml")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
