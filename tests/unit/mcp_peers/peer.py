@@ -49,7 +49,7 @@ def _telemetry(out: str) -> None:
 
     def dump() -> None:
         data = reader.get_metrics_data()
-        points = [{"name": m.name, "attributes": dict(p.attributes), "count": p.count}
+        points = [{"name": m.name, "unit": m.unit, "attributes": dict(p.attributes), "count": p.count, "bounds": list(p.explicit_bounds)}
                   for rm in (data.resource_metrics if data else ()) for sm in rm.scope_metrics for m in sm.metrics for p in m.data.data_points]
         with open(out + ".metrics", "w") as f:
             json.dump(points, f)

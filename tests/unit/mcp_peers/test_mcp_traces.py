@@ -113,10 +113,15 @@ async def _call_as_agent(server: object) -> str:
         return await planner()
 
 
-def _assert_one_trace(otel, server_spans: list[dict], transport: str) -> None:  # type: ignore[no-untyped-def]
+def _assert_one_trace(otel, server_spans: list[dict], transport: str, port: int | None = None) -> None:  # type: ignore[no-untyped-def]
     agent = otel.span("invoke_agent planner")
     call = otel.span("tools/call add")  # the conventions' name, not the SDK's "MCP send tools/call add"
     a = call.attributes
+    assert a["network.transport"] == transport and a["mcp.protocol.version"]
+    if transport == "tcp":  # the client knows the server's address from the URL
+        assert (a["server.address"], a["server.port"], a["network.protocol.name"]) == ("127.0.0.1", port, "http")
+    else:
+        assert "server.address" not in a and "network.protocol.name" not in a
     assert call.parent.span_id == agent.context.span_id
     assert a["gen_ai.operation.name"] == "execute_tool" and a["gen_ai.tool.name"] == "add" and a["gen_ai.agent.name"] == "planner"
     assert a["mcp.method.name"] == "tools/call" and a["gen_ai.conversation.id"] == "conv-mcp"
@@ -130,8 +135,14 @@ def _assert_one_trace(otel, server_spans: list[dict], transport: str) -> None:  
     assert step["trace_id"] == trace_id and step["parent_id"] == served["span_id"]
     assert step["attributes"]["gen_ai.conversation.id"] == "conv-mcp"
     assert {s["trace_id"] for s in server_spans} == {trace_id}
-    points = [p for p in otel.metrics().get("mcp.client.operation.duration", []) if p.attributes.get("mcp.method.name") == "tools/call"]
-    assert points and points[0].attributes["gen_ai.tool.name"] == "add"
+    recorded = otel.metrics()  # (delta: once)
+    points = [p for p in recorded.get("mcp.client.operation.duration", []) if p.attributes.get("mcp.method.name") == "tools/call"]
+    assert points and points[0].attributes["gen_ai.tool.name"] == "add" and points[0].attributes["network.transport"] == transport
+    sessions = recorded.get("mcp.client.session.duration", [])  # the Client has exited: its session ended
+    assert len(sessions) == 1 and sessions[0].count == 1 and "error.type" not in sessions[0].attributes
+    assert sessions[0].attributes["network.transport"] == transport and sessions[0].attributes["mcp.protocol.version"]
+    if transport == "tcp":
+        assert (sessions[0].attributes["server.address"], sessions[0].attributes["server.port"]) == ("127.0.0.1", port)
 
 
 async def test_stdio_both_sides_instrumented_one_trace(instrumented, tmp_path):  # type: ignore[no-untyped-def]
@@ -140,14 +151,21 @@ async def test_stdio_both_sides_instrumented_one_trace(instrumented, tmp_path): 
     _assert_one_trace(instrumented, _read_spans(out, "tools/call add"), "pipe")
     server_metrics = json.loads(Path(str(out) + ".metrics").read_text())  # written when the server exits
     assert any(p["name"] == "mcp.server.operation.duration" and p["attributes"].get("gen_ai.tool.name") == "add" for p in server_metrics)
+    # The stdio connection was the server's session: it ended when the client closed the pipe.
+    [session] = [p for p in server_metrics if p["name"] == "mcp.server.session.duration"]
+    assert session["count"] == 1 and session["unit"] == "s" and session["attributes"]["network.transport"] == "pipe"
+    assert session["attributes"]["mcp.protocol.version"] and "error.type" not in session["attributes"]
+    assert session["bounds"] == [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300]
 
 
 async def test_http_both_sides_instrumented_one_trace(instrumented, http_server):  # type: ignore[no-untyped-def]
     url, out = http_server
     assert await _call_as_agent(url) == "5"
     spans = [s for s in _read_spans(out, "tools/call add") if s["trace_id"] == format(instrumented.span("invoke_agent planner").context.trace_id, "032x")]
-    _assert_one_trace(instrumented, spans, "tcp")
-    assert next(s for s in spans if s["name"] == "tools/call add")["attributes"]["network.protocol.name"] == "http"  # (protocol 2026-07-28 has no session id)
+    _assert_one_trace(instrumented, spans, "tcp", port=int(url.rsplit(":", 1)[1].split("/")[0]))
+    served = next(s for s in spans if s["name"] == "tools/call add")["attributes"]
+    assert (served["network.protocol.name"], served["network.protocol.version"]) == ("http", "1.1")  # (protocol 2026-07-28 has no session id)
+    assert served["client.address"] == "127.0.0.1" and isinstance(served["client.port"], int) and "server.address" not in served
 
 
 @pytest.mark.stack

@@ -158,7 +158,7 @@ class Sessions:
                     if isinstance(version, str):
                         point[MCP_PROTOCOL_VERSION] = version
                     if isinstance(error, BaseException) and not isinstance(error, GeneratorExit) and not _is_cancellation(error):
-                        point[semconv.ERROR_TYPE] = type(error).__qualname__
+                        point[semconv.ERROR_TYPE] = error_type(error)
                     self._histograms()[2].record(time.perf_counter() - t0, point)
             except Exception as internal:  # noqa: BLE001
                 report_internal_error("mcp.session", internal)
@@ -188,10 +188,17 @@ class Sessions:
             try:
                 point = {k: attrs[k] for k in SESSION_KEYS if attrs.get(k) is not None}
                 if error is not None and not _is_cancellation(error):
-                    point[semconv.ERROR_TYPE] = type(error).__qualname__
+                    point[semconv.ERROR_TYPE] = error_type(error)
                 self._histograms()[3].record(time.perf_counter() - t0, point)
             except Exception as internal:  # noqa: BLE001
                 report_internal_error("mcp.session", internal)
+
+
+def error_type(error: BaseException) -> str:
+    """The class name of the error; a task group's wrapper of one error is looked through (the conventions' MAY)."""
+    while len(getattr(error, "exceptions", ())) == 1 and isinstance(error.exceptions[0], BaseException):  # type: ignore[attr-defined]
+        error = error.exceptions[0]  # type: ignore[attr-defined]
+    return type(error).__qualname__
 
 
 def _is_client(on_request: Any) -> bool:
