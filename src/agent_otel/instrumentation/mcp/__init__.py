@@ -22,13 +22,14 @@ same spans just named and attributed as model/mcp of semantic-conventions-genai 
 - the trace context in `params._meta` of notifications too (the SDK injects into requests only);
 - the tracer and meter providers given to `instrument(...)` (the SDK uses the global ones).
 Nothing changes on the wire but `_meta` of notifications, so an uninstrumented peer works as before.
-mcp 1.x (no OpenTelemetry of its own) is not instrumented here.
+mcp 1.x (no OpenTelemetry of its own): the same spans, context and metrics, started here (sdk1.py).
 """
 
 from __future__ import annotations
 
 import contextvars
 import importlib
+import importlib.util
 import sys
 import time
 from collections.abc import Collection, Iterator
@@ -46,7 +47,7 @@ from opentelemetry.trace import SpanKind
 
 from agent_otel import __version__, semconv
 from agent_otel._guard import report_internal_error
-from agent_otel.instrumentation.mcp import sessions
+from agent_otel.instrumentation.mcp import sdk1, sessions
 from agent_otel.instrumentation.mcp.package import _instruments
 from agent_otel.recorder import AGENT_NAME_KEY, SCOPE
 
@@ -71,11 +72,12 @@ _CLIENT_METRIC_KEYS = _METRIC_KEYS + sessions.CLIENT_ADDRESS_KEYS  # the model's
 # Transports where they are defined (wrapped always), then where the SDK imported them by name
 # (wrapped when already imported; a later import takes the wrapped one from the defining module).
 _TRANSPORT_SITES = (("mcp.client.stdio", "stdio_client", "stdio"), ("mcp.client.streamable_http", "streamable_http_client", "http"),
+                    ("mcp.client.streamable_http", "streamablehttp_client", "http"),  # the 1.x name
                     ("mcp.client.sse", "sse_client", "http"), ("mcp.server.stdio", "stdio_server", "stdio"))
 _TRANSPORT_IMPORT_SITES = (("mcp.client.client", "stdio_client", "stdio"), ("mcp.client.client", "streamable_http_client", "http"),
                            ("mcp", "stdio_client", "stdio"), ("mcp", "stdio_server", "stdio"),
                            ("mcp.client.session_group", "sse_client", "http"), ("mcp.client.session_group", "streamable_http_client", "http"),
-                           ("mcp.server.mcpserver.server", "stdio_server", "stdio"))
+                           ("mcp.server.mcpserver.server", "stdio_server", "stdio"), ("mcp.server.fastmcp.server", "stdio_server", "stdio"))
 _SEND_PREFIX = "MCP send "
 # Connection attributes of the inbound message being served (transport, protocol, client address, session id).
 _server_peer: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("agent_otel_mcp_peer", default=None)
@@ -269,6 +271,11 @@ async def _serve(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             _server_peer.reset(token)
 
 
+def _has_own_otel() -> bool:
+    """mcp 2.x starts its own spans (`mcp.shared._otel`); 1.x has none."""
+    return importlib.util.find_spec("mcp.shared._otel") is not None
+
+
 class MCPInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """`MCPInstrumentor().instrument(tracer_provider=..., meter_provider=...)`; entry point `agent_otel_mcp`."""
 
@@ -277,6 +284,11 @@ class MCPInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     def _instrument(self, **kwargs: Any) -> None:
         telemetry = _Telemetry(kwargs.get("tracer_provider"), kwargs.get("meter_provider"))
+        self._sdk1 = not _has_own_otel()
+        self._wrap_transports()
+        if self._sdk1:
+            sdk1.instrument(telemetry)
+            return
 
         def span_site(wrapped: Any, instance: Any, args: Any, kw: Any) -> Any:
             return telemetry.span(*args, **kw)
@@ -290,16 +302,22 @@ class MCPInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         wrapt.wrap_function_wrapper("mcp.shared.jsonrpc_dispatcher", "JSONRPCDispatcher.run", tracked.dispatcher_run)
         wrapt.wrap_function_wrapper("mcp.client.session", "ClientSession.__aenter__", tracked.client_enter)
         wrapt.wrap_function_wrapper("mcp.client.session", "ClientSession.__aexit__", tracked.client_exit)
+
+    @staticmethod
+    def _wrap_transports() -> None:
         for module, name, kind in _TRANSPORT_SITES + _TRANSPORT_IMPORT_SITES:
             if (module in sys.modules or (module, name, kind) in _TRANSPORT_SITES) and hasattr(importlib.import_module(module), name):
                 wrapt.wrap_function_wrapper(module, name, sessions.transport_wrapper(kind))
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        for module, name in _SPAN_SITES:
-            unwrap(importlib.import_module(module), name)
         for module, name, _kind in _TRANSPORT_SITES + _TRANSPORT_IMPORT_SITES:
             if module in sys.modules:
                 unwrap(sys.modules[module], name)
+        if getattr(self, "_sdk1", False):
+            sdk1.uninstrument()
+            return
+        for module, name in _SPAN_SITES:
+            unwrap(importlib.import_module(module), name)
         from mcp.client.session import ClientSession
         from mcp.server._otel import OpenTelemetryMiddleware
         from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher

@@ -133,11 +133,11 @@ class Sessions:
 
     async def client_enter(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         try:
-            dispatcher = getattr(instance, "_dispatcher", None)
-            attrs = _stream_attributes(dispatcher)
-            if dispatcher is not None:
-                _connections[dispatcher] = attrs
-                _client_sessions[dispatcher] = instance
+            key = getattr(instance, "_dispatcher", instance)  # mcp 2.x: its dispatcher; 1.x: the session itself
+            attrs = _stream_attributes(key)
+            _connections[key] = attrs
+            if key is not instance:
+                _client_sessions[key] = instance
             instance._agent_otel_session = (time.perf_counter(), attrs)
         except Exception as internal:  # noqa: BLE001
             report_internal_error("mcp.session", internal)
@@ -154,12 +154,46 @@ class Sessions:
                     instance._agent_otel_session = None
                     t0, attrs = started
                     point = {k: attrs[k] for k in SESSION_KEYS + CLIENT_ADDRESS_KEYS if attrs.get(k) is not None}
-                    version = getattr(instance, "protocol_version", None)
+                    version = getattr(instance, "protocol_version", None) or attrs.get(MCP_PROTOCOL_VERSION)
                     if isinstance(version, str):
                         point[MCP_PROTOCOL_VERSION] = version
                     if isinstance(error, BaseException) and not isinstance(error, GeneratorExit) and not _is_cancellation(error):
                         point[semconv.ERROR_TYPE] = error_type(error)
                     self._histograms()[2].record(time.perf_counter() - t0, point)
+            except Exception as internal:  # noqa: BLE001
+                report_internal_error("mcp.session", internal)
+
+    # --- mcp 1.x: BaseSession.__aenter__ / __aexit__ (ClientSession and ServerSession alike) -----
+
+    async def session_enter(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        if isinstance(instance, _client_session_class()):
+            return await self.client_enter(wrapped, instance, args, kwargs)
+        try:
+            state = getattr(getattr(instance, "_initialization_state", None), "name", None)
+            if state != "Initialized":  # a stateless HTTP exchange is born initialized: no session
+                attrs = _stream_attributes(instance)
+                _connections[instance] = attrs
+                instance._agent_otel_session = (time.perf_counter(), attrs)
+        except Exception as internal:  # noqa: BLE001
+            report_internal_error("mcp.session", internal)
+        return await wrapped(*args, **kwargs)
+
+    async def session_exit(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        if isinstance(instance, _client_session_class()):
+            return await self.client_exit(wrapped, instance, args, kwargs)
+        error = args[1] if len(args) > 1 else kwargs.get("exc_val")
+        try:
+            return await wrapped(*args, **kwargs)
+        finally:
+            try:
+                started = getattr(instance, "_agent_otel_session", None)
+                if started is not None:
+                    instance._agent_otel_session = None
+                    t0, attrs = started
+                    point = {k: attrs[k] for k in SESSION_KEYS if attrs.get(k) is not None}
+                    if isinstance(error, BaseException) and not isinstance(error, GeneratorExit) and not _is_cancellation(error):
+                        point[semconv.ERROR_TYPE] = error_type(error)
+                    self._histograms()[3].record(time.perf_counter() - t0, point)
             except Exception as internal:  # noqa: BLE001
                 report_internal_error("mcp.session", internal)
 
@@ -199,6 +233,12 @@ def error_type(error: BaseException) -> str:
     while len(getattr(error, "exceptions", ())) == 1 and isinstance(error.exceptions[0], BaseException):  # type: ignore[attr-defined]
         error = error.exceptions[0]  # type: ignore[attr-defined]
     return type(error).__qualname__
+
+
+def _client_session_class() -> type:
+    from mcp.client.session import ClientSession
+
+    return ClientSession
 
 
 def _is_client(on_request: Any) -> bool:
