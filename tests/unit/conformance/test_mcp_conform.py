@@ -2,14 +2,16 @@
 model/VERSIONS): the four metrics' names, units, instruments, bucket advice and attribute sets, the
 span types' kinds and required / conditionally required attributes.
 
-A real `mcp` client and server in one process over the SDK's in-memory transport (the handshake era,
-so both sides run their JSON-RPC loops): a tool call, a prompt, a session that ends by the user's
+A real `mcp` client and server in one process over the SDK's in-memory transport (2.x: the handshake
+era, so both sides run their JSON-RPC loops; the same test runs on mcp 1.x): a tool call, a prompt, a session that ends by the user's
 exception and a server session that ends by a handler's exception. Transport attributes over stdio
 and HTTP are checked across two processes in tests/unit/mcp_peers/test_mcp_traces.py.
 """
 
 from __future__ import annotations
 
+import importlib.util
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +47,42 @@ def resolve(attributes: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-async def _scenario() -> None:
+MCP_V1 = importlib.util.find_spec("mcp.shared._otel") is None  # mcp 1.x: agent-otel starts the spans itself
+
+
+def _connect(server: Any, raise_exceptions: bool = False) -> Any:
+    """A client session on an in-process server (2.x: `Client` in the handshake era; 1.x: the memory transport)."""
+    if MCP_V1:
+        from mcp.shared.memory import create_connected_server_and_client_session
+
+        return create_connected_server_and_client_session(getattr(server, "_mcp_server", server), raise_exceptions=raise_exceptions)
     from mcp import Client
+
+    return Client(server, mode="legacy", raise_exceptions=raise_exceptions)
+
+
+def _apps() -> tuple[Any, Any]:
+    """(a FastMCP-style server, a low-level server whose tools/call handler raises)."""
+
+    async def broken(*args: Any) -> Any:
+        raise RuntimeError("handler broke")
+
+    if MCP_V1:
+        from mcp import types
+        from mcp.server.fastmcp import FastMCP
+        from mcp.server.lowlevel import Server
+
+        low = Server("low")
+        low.request_handlers[types.CallToolRequest] = broken
+        return FastMCP("conform"), low
     from mcp.server import Server
     from mcp.server.mcpserver import MCPServer
 
-    app = MCPServer("conform")
+    return MCPServer("conform"), Server("low", on_call_tool=broken)
+
+
+async def _scenario() -> None:
+    app, low = _apps()
 
     @app.tool()
     def add(a: int, b: int) -> int:
@@ -60,19 +92,15 @@ async def _scenario() -> None:
     def review(code: str) -> str:
         return f"Review {code}"
 
-    async with Client(app, mode="legacy") as client:
+    async with _connect(app) as client:
         assert (await client.call_tool("add", {"a": 1, "b": 2})).content[0].text == "3"
         await client.get_prompt("review", {"code": "x = 1"})
     with pytest.raises(BaseException) as user_error:  # the SDK's task group wraps it
-        async with Client(app, mode="legacy"):
+        async with _connect(app):
             raise LookupError("user code failed inside the session")
     assert "LookupError" in repr(user_error.value)
-
-    async def broken(ctx: Any, params: Any) -> Any:
-        raise RuntimeError("handler broke")
-
-    with pytest.raises(BaseException):  # raise_exceptions: the handler's error ends the server's loop
-        async with Client(Server("low", on_call_tool=broken), mode="legacy", raise_exceptions=True) as client:
+    with pytest.raises(BaseException), anyio.fail_after(20):  # raise_exceptions: the handler's error ends the server's loop
+        async with _connect(low, raise_exceptions=True) as client:
             await client.call_tool("x", {})
 
 
@@ -104,12 +132,17 @@ def test_mcp_metrics_match_the_model(recorded):  # type: ignore[no-untyped-def]
             keys = set(p.attributes)
             assert keys <= set(allowed), f"{name}: {keys - set(allowed)} not in the model"
             assert required <= keys, f"{name}: required {required - keys} missing"
-    client_sessions = [dict(p.attributes) for p in got["mcp.client.session.duration"][0].data.data_points]
-    server_sessions = [dict(p.attributes) for p in got["mcp.server.session.duration"][0].data.data_points]
+    def ended(metric: str) -> Counter[str]:
+        """error.type ("" for none) -> how many sessions ended so (points with equal attributes aggregate)."""
+        points = got[metric][0].data.data_points
+        assert all(p.attributes["mcp.protocol.version"] for p in points), metric
+        return Counter({p.attributes.get("error.type", ""): 0 for p in points}) + Counter(
+            {t: sum(p.count for p in points if p.attributes.get("error.type", "") == t) for t in {p.attributes.get("error.type", "") for p in points}})
+
     # error.type if and only if the session ended with an error
-    assert sorted(s.get("error.type", "") for s in client_sessions) == ["", "LookupError", "MCPError"]
-    assert sorted(s.get("error.type", "") for s in server_sessions) == ["", "RuntimeError"]
-    assert all(s["mcp.protocol.version"] for s in client_sessions + server_sessions)
+    connection_lost = "McpError" if MCP_V1 else "MCPError"  # the SDK's error class for the closed connection
+    assert ended("mcp.client.session.duration") == Counter({"": 1, "LookupError": 1, connection_lost: 1})
+    assert ended("mcp.server.session.duration") == Counter({"": 2, "RuntimeError": 1})
     ops = {(p.attributes["mcp.method.name"], p.attributes.get("gen_ai.tool.name"), p.attributes.get("gen_ai.prompt.name"))
            for p in got["mcp.client.operation.duration"][0].data.data_points}
     assert {("tools/call", "add", None), ("prompts/get", None, "review")} <= ops

@@ -27,6 +27,8 @@ import agent_otel  # noqa: E402
 from agent_otel.conversation import ConversationSpanProcessor  # noqa: E402
 from agent_otel.instrumentation.mcp import MCPInstrumentor  # noqa: E402
 
+from mcp_peers.peer import MCP_V1, connect  # noqa: E402
+
 PEER = str(Path(__file__).with_name("peer.py"))
 SRC = str(Path(__file__).resolve().parents[3] / "src")
 ENV = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -101,11 +103,9 @@ def _stdio(out: Path, mode: str) -> object:
 
 
 async def _call_as_agent(server: object) -> str:
-    from mcp import Client
-
     @agent_otel.agent(name="planner")
     async def planner() -> str:
-        async with Client(server) as client:
+        async with connect(server) as client:
             result = await client.call_tool("add", {"a": 2, "b": 3})
             return result.content[0].text
 
@@ -203,15 +203,13 @@ def test_uninstrumented_client_instrumented_server(transport, tmp_path, request)
 
 async def test_tool_span_of_the_caller_is_reused_not_duplicated(instrumented, tmp_path):  # type: ignore[no-untyped-def]
     """Inside an agent-otel `@tool` of the same name, the MCP call adds its attributes to that span (conventions)."""
-    from mcp import Client
-
     out = tmp_path / "server.jsonl"
 
     @agent_otel.tool(name="add")
     async def add_via_mcp(client) -> str:  # type: ignore[no-untyped-def]
         return (await client.call_tool("add", {"a": 1, "b": 1})).content[0].text
 
-    async with Client(_stdio(out, "agent-otel")) as client:
+    async with connect(_stdio(out, "agent-otel")) as client:
         assert await add_via_mcp(client) == "2"
     tools = [s for s in instrumented.spans() if s.attributes.get("gen_ai.tool.name") == "add"]
     assert [s.name for s in tools] == ["execute_tool add"]
@@ -220,6 +218,7 @@ async def test_tool_span_of_the_caller_is_reused_not_duplicated(instrumented, tm
     assert served["parent_id"] == format(tools[0].context.span_id, "016x")
 
 
+@pytest.mark.skipif(MCP_V1, reason="JSONRPCDispatcher is mcp 2.x (1.x: BaseSession.send_notification, in test_mcp_v1.py)")
 async def test_notifications_carry_the_trace_context_and_baggage(instrumented):  # type: ignore[no-untyped-def]
     """The SDK injects into requests only; a notification sent inside a span gets traceparent and baggage in params._meta."""
     from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher

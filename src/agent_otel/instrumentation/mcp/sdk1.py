@@ -95,6 +95,8 @@ def instrument(telemetry: Any) -> None:
                     if code is not None:  # McpError: the JSON-RPC error of the response
                         span.set_attributes({semconv.ERROR_TYPE: str(code), RPC_STATUS: str(code)})
                         span.set_status(StatusCode.ERROR, str(getattr(exc.error, "message", "")))  # type: ignore[attr-defined]
+                    else:
+                        span.set_attribute(semconv.ERROR_TYPE, sessions.error_type(exc))
                     raise
         finally:
             sessions.current_connection.reset(token)
@@ -144,7 +146,11 @@ def instrument(telemetry: Any) -> None:
                 responder = args[0] if request_id is not None else None
                 if responder is not None:
                     _watch_response(responder, span)
-                return await wrapped(*args, **kwargs)
+                try:
+                    return await wrapped(*args, **kwargs)
+                except Exception as exc:  # raise_exceptions: the handler's own error
+                    span.set_attribute(semconv.ERROR_TYPE, sessions.error_type(exc))
+                    raise
         finally:
             _server_peer.reset(token)
 

@@ -191,6 +191,9 @@ class Sessions:
                     instance._agent_otel_session = None
                     t0, attrs = started
                     point = {k: attrs[k] for k in SESSION_KEYS if attrs.get(k) is not None}
+                    version = getattr(getattr(instance, "client_params", None), "protocolVersion", None)  # asked in initialize
+                    if isinstance(version, str):
+                        point.setdefault(MCP_PROTOCOL_VERSION, version)
                     if isinstance(error, BaseException) and not isinstance(error, GeneratorExit) and not _is_cancellation(error):
                         point[semconv.ERROR_TYPE] = error_type(error)
                     self._histograms()[3].record(time.perf_counter() - t0, point)
