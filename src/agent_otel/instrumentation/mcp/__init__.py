@@ -27,7 +27,6 @@ mcp 1.x (no OpenTelemetry of its own): the same spans, context and metrics, star
 
 from __future__ import annotations
 
-import contextvars
 import importlib
 import importlib.util
 import sys
@@ -79,8 +78,6 @@ _TRANSPORT_IMPORT_SITES = (("mcp.client.client", "stdio_client", "stdio"), ("mcp
                            ("mcp.client.session_group", "sse_client", "http"), ("mcp.client.session_group", "streamable_http_client", "http"),
                            ("mcp.server.mcpserver.server", "stdio_server", "stdio"), ("mcp.server.fastmcp.server", "stdio_server", "stdio"))
 _SEND_PREFIX = "MCP send "
-# Connection attributes of the inbound message being served (transport, protocol, client address, session id).
-_server_peer: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("agent_otel_mcp_peer", default=None)
 
 
 def _convention_attributes(name: str, attributes: dict[str, Any], server: bool) -> tuple[str, dict[str, Any], str | None]:
@@ -103,7 +100,7 @@ def _convention_attributes(name: str, attributes: dict[str, Any], server: bool) 
                 attrs[semconv.GEN_AI_AGENT_NAME] = agent
     elif method == "prompts/get" and target:
         attrs[GEN_AI_PROMPT_NAME] = target
-    peer = _server_peer.get() if server else sessions.current_connection.get()
+    peer = sessions.served_peer.get() if server else sessions.current_connection.get()
     for key, value in (peer or {}).items():
         if value is not None and key not in attrs:
             attrs[key] = value
@@ -261,14 +258,14 @@ async def _serve(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     token = None
     try:
         ctx = args[0] if args else kwargs.get("ctx")
-        token = _server_peer.set(_served_peer(ctx))
+        token = sessions.served_peer.set(_served_peer(ctx))
     except Exception as internal:  # noqa: BLE001
         report_internal_error("mcp.serve", internal)
     try:
         return await wrapped(*args, **kwargs)
     finally:
         if token is not None:
-            _server_peer.reset(token)
+            sessions.served_peer.reset(token)
 
 
 def _has_own_otel() -> bool:

@@ -66,8 +66,6 @@ def _carrier() -> dict[str, str]:
 
 def instrument(telemetry: Any) -> None:
     """Wrap the 1.x seams; `telemetry` is the instrumentor's `_Telemetry` (spans, histograms)."""
-    from agent_otel.instrumentation.mcp import _server_peer
-
     tracked = sessions.Sessions(telemetry.histograms)
 
     async def send_request(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
@@ -135,7 +133,7 @@ def instrument(telemetry: Any) -> None:
             if method == "tools/call":
                 attributes[semconv.GEN_AI_OPERATION_NAME] = semconv.OP_EXECUTE_TOOL
             peer = _peer(request_data, session)
-            token = _server_peer.set(peer)
+            token = sessions.served_peer.set(peer)
         except Exception as internal:  # noqa: BLE001
             report_internal_error("mcp1.serve", internal)
             return await wrapped(*args, **kwargs)
@@ -152,7 +150,7 @@ def instrument(telemetry: Any) -> None:
                     span.set_attribute(semconv.ERROR_TYPE, sessions.error_type(exc))
                     raise
         finally:
-            _server_peer.reset(token)
+            sessions.served_peer.reset(token)
 
     async def handle_request(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         responder, req, session = (list(args) + [None, None, None])[:3]

@@ -48,6 +48,9 @@ _streams: dict[int, tuple[Any, dict[str, Any]]] = {}
 _connections: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 # dispatcher -> the ClientSession driving it (for the negotiated protocol version).
 _client_sessions: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+# Connection attributes of the inbound message being served (server spans read it): transport,
+# protocol, client address, session id.
+served_peer: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("agent_otel_mcp_peer", default=None)
 # The attributes of the connection whose outbound request is being sent (client spans read it).
 current_connection: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("agent_otel_mcp_connection", default=None)
 
