@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import importlib.util
 import json
 import os
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 
 def _telemetry(out: str) -> None:
@@ -49,7 +53,7 @@ def _telemetry(out: str) -> None:
 
     def dump() -> None:
         data = reader.get_metrics_data()
-        points = [{"name": m.name, "attributes": dict(p.attributes), "count": p.count}
+        points = [{"name": m.name, "unit": m.unit, "attributes": dict(p.attributes), "count": p.count, "bounds": list(p.explicit_bounds)}
                   for rm in (data.resource_metrics if data else ()) for sm in rm.scope_metrics for m in sm.metrics for p in m.data.data_points]
         with open(out + ".metrics", "w") as f:
             json.dump(points, f)
@@ -57,11 +61,44 @@ def _telemetry(out: str) -> None:
     atexit.register(dump)
 
 
+MCP_V1 = not importlib.util.find_spec("mcp.shared._otel")  # mcp 1.x (FastMCP, ClientSession) vs 2.x (MCPServer, Client)
+
+
+@asynccontextmanager
+async def connect(server_ref: Any) -> AsyncIterator[Any]:
+    """An MCP client session on a URL or StdioServerParameters, whichever SDK major is installed."""
+    if not MCP_V1:
+        from mcp import Client
+
+        async with Client(server_ref) as client:
+            yield client
+        return
+    from mcp import ClientSession
+
+    if isinstance(server_ref, str):
+        from mcp.client.streamable_http import streamablehttp_client
+
+        transport = streamablehttp_client(server_ref)
+    else:
+        from mcp.client.stdio import stdio_client
+
+        transport = stdio_client(server_ref)
+    async with transport as streams, ClientSession(streams[0], streams[1]) as session:
+        await session.initialize()
+        yield session
+
+
 def server(transport: str, port: int) -> None:
     import agent_otel
-    from mcp.server.mcpserver import MCPServer
 
-    app = MCPServer("peer")
+    if MCP_V1:
+        from mcp.server.fastmcp import FastMCP
+
+        app = FastMCP("peer", host="127.0.0.1", port=port or 8000)
+    else:
+        from mcp.server.mcpserver import MCPServer
+
+        app = MCPServer("peer")
 
     @app.tool()
     def add(a: int, b: int) -> int:
@@ -76,15 +113,17 @@ def server(transport: str, port: int) -> None:
 
     if transport == "stdio":
         app.run("stdio")
+    elif MCP_V1:
+        app.run("streamable-http")
     else:
         app.run("streamable-http", host="127.0.0.1", port=port)
 
 
 async def client(transport: str, target: str) -> None:
-    from mcp import Client, StdioServerParameters
+    from mcp import StdioServerParameters
 
     server_ref = target if transport == "http" else StdioServerParameters(command=sys.executable, args=json.loads(target), env=dict(os.environ))
-    async with Client(server_ref) as c:
+    async with connect(server_ref) as c:
         result = await c.call_tool("add", {"a": 2, "b": 3})
         print(json.dumps({"result": [getattr(x, "text", None) for x in result.content]}))
 

@@ -1,1 +1,1 @@
-_instruments = ("mcp >= 2.0",)
+_instruments = ("mcp >= 1.9",)
