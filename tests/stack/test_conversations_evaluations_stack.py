@@ -140,7 +140,7 @@ def test_stack_reports_equal_the_local_store_for_the_same_run(stack, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     local = _report(env, tmp_path, "--source", "local", "--store", str(store))
     assert local["evaluations"]["count"] == 12  # 6 runs: relevance and faithful each
-    assert _conversations(local)["conv-a"][:5] == (4, 4 * 100 + 4 * 10 + 4 * 50, 4 * 25, _conversations(local)["conv-a"][3], 2)
+    assert _conversations(local)["conv-a"][:5] == (4, 4 * 100 + 4 * 10 + 4 * 50, 4 * 25, _conversations(local)["conv-a"][3], 1)  # the failed turn
     deadline, stack_raw = time.monotonic() + 90, {}
     while time.monotonic() < deadline:  # the collector batches; Jaeger and Loki index within seconds
         stack_raw = _report(env, tmp_path, "--source", "stack", "--pushdown", "never")
@@ -151,7 +151,7 @@ def test_stack_reports_equal_the_local_store_for_the_same_run(stack, tmp_path):
     assert stack_raw["evaluations"]["totals"] == local["evaluations"]["totals"]
     assert stack_raw["evaluations"]["agents"] == local["evaluations"]["agents"]
     assert stack_raw["evaluations"]["models"] == local["evaluations"]["models"]
-    assert local["evaluations"]["totals"]["relevance"] == {"count": 6, "mean": pytest.approx(0.4), "min": 0.0, "max": 0.8,
+    assert local["evaluations"]["totals"]["relevance"] == {"count": 6, "mean": pytest.approx(2.2 / 6, abs=1e-6), "min": 0.0, "max": 0.8,
                                                             "labels": {"fail": 3, "pass": 3}}
     helper = [g for g in stack_raw["groups"] if g["kind"] == "agent" and g["name"] == "helper"]
     assert helper[0]["evaluation"] == next(g for g in local["groups"] if g["kind"] == "agent" and g["name"] == "helper")["evaluation"]

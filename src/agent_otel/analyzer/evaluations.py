@@ -83,7 +83,8 @@ def loki_cells(loki: Any, start_ns: int, end_ns: int, service: str | None) -> di
     rng = f"[{max(int((end_ns - start_ns) / 1e9), 1)}s]"
     resp, req = _label(semconv.GEN_AI_RESPONSE_MODEL), _label(semconv.GEN_AI_REQUEST_MODEL)
     base = _selector(service) + f' | label_format {MODEL}="{{{{or .{resp} .{req}}}}}"'
-    scored = base + f' | {SCORE} != "" | unwrap {SCORE} | __error__=""'
+    has_score = base + f' | {SCORE} != ""'
+    scored = has_score + f' | unwrap {SCORE} | __error__=""'
     by = f"{NAME}, {AGENT}, {MODEL}"
     cells: dict[tuple[str, str, str], dict[str, Any]] = {}
 
@@ -102,7 +103,7 @@ def loki_cells(loki: Any, start_ns: int, end_ns: int, service: str | None) -> di
             cell["labels"][label] = cell["labels"].get(label, 0) + round(n)
     for field, agg in (("scored", "count_over_time"), ("sum", "sum_over_time"), ("min", "min_over_time"), ("max", "max_over_time")):
         outer = {"min": "min", "max": "max"}.get(field, "sum")
-        for key, _l, v in run(f"{outer} by ({by}) ({agg}({scored} {rng}))"):
+        for key, _l, v in run(f"{outer} by ({by}) ({agg}({has_score if field == 'scored' else scored} {rng}))"):
             if key in cells:
                 cells[key][field] = round(v) if field == "scored" else v
     return cells
