@@ -89,12 +89,8 @@ def loki_cells(loki: Any, start_ns: int, end_ns: int, service: str | None) -> di
     cells: dict[tuple[str, str, str], dict[str, Any]] = {}
 
     def run(query: str, labels: bool = False) -> list[tuple[tuple[str, str, str], str, float]]:
-        data = loki.api.get_json("/loki/api/v1/query", {"query": query, "time": str(end_ns)})
-        out = []
-        for r in (data or {}).get("data", {}).get("result", []):
-            m = r.get("metric") or {}
-            out.append(((m.get(NAME, ""), m.get(AGENT, ""), m.get(MODEL, "")), m.get(LABEL, "") if labels else "", float(r["value"][1])))
-        return out
+        return [((m.get(NAME, ""), m.get(AGENT, ""), m.get(MODEL, "")), m.get(LABEL, "") if labels else "", v)
+                for m, v in loki.vector(query, end_ns)]
 
     for key, label, n in run(f"sum by ({by}, {LABEL}) (count_over_time({base} {rng}))", labels=True):
         cell = cells.setdefault(key, {"count": 0, "labels": {}, "scored": 0, "sum": 0.0, "min": None, "max": None})
