@@ -23,6 +23,7 @@ class StackSource:
         self.jaeger = Jaeger(jaeger, **kw)
         self.prometheus = Prometheus(prometheus, **kw) if prometheus else None
         self.loki = Loki(loki, **kw) if loki else None
+        self._listed: tuple[tuple[int, int, str | None], list[tuple]] | None = None  # the last listing's conversation rows
 
     def services(self) -> list[str]:
         return self.jaeger.services()
@@ -65,11 +66,9 @@ class StackSource:
                 self.jaeger.find(svc, start_ns, end_ns, limit=recent, on_span=note)
             latest = sorted(seen, key=lambda c: -seen[c])[:max_conversations]
             return self._rows_of(key, start_ns, end_ns, service, latest)
-        listed = getattr(self, "_listed", None)
-        if key != semconv.GEN_AI_CONVERSATION_ID or listed is None or listed[0] != (start_ns, end_ns, service):
+        if key != semconv.GEN_AI_CONVERSATION_ID or self._listed is None or self._listed[0] != (start_ns, end_ns, service):
             self.spans(start_ns, end_ns, service)
-            listed = self._listed
-        return list(listed[1])
+        return list(self._listed[1]) if self._listed else []
 
     def _rows_of(self, key: str, start_ns: int, end_ns: int, service: str | None, values: list[str]) -> list[tuple]:
         out: list[tuple] = []
@@ -78,10 +77,13 @@ class StackSource:
             for svc in self._services(service):
                 ids.update(dict.fromkeys(self.jaeger.trace_ids_with(svc, key, value, start_ns, end_ns)))
             for tid in ids:
-                for svc, span, attrs in iter_spans(self.jaeger.trace_payload(tid)):
-                    row = attribute_row(key, svc or "", span, attrs)
-                    if row is not None and row[0] == value and start_ns <= row[2] < end_ns and (service is None or svc == service):
-                        out.append(row)
+                try:
+                    for svc, span, attrs in iter_spans(self.jaeger.trace_payload(tid)):
+                        row = attribute_row(key, svc or "", span, attrs)
+                        if row is not None and row[0] == value and start_ns <= row[2] < end_ns and (service is None or svc == service):
+                            out.append(row)
+                except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                    raise SourceError(f"jaeger: malformed span in trace {tid} ({type(exc).__name__}: {exc})"[:300]) from None
         return out
 
     def trace(self, trace_id: str) -> list[TraceSpan]:
