@@ -16,26 +16,16 @@ from agent_otel.analyzer.pricing import price_for
 CONV = semconv.GEN_AI_CONVERSATION_ID
 
 
-def conversation_spans(source: Any, start_ns: int, end_ns: int, service: str | None) -> list[dict[str, Any]]:
-    """Spans of the window that carry a conversation id, as dicts (empty for a source without attributes)."""
-    if hasattr(source, "conversation_rows"):  # the local store (analyzer/sources/local.py owns its SQL)
-        keys = ("conversation_id", "trace_id", "start_ns", "end_ns", "error", "model", "input_tokens", "output_tokens")
-        return [dict(zip(keys, r)) for r in source.conversation_rows(CONV, start_ns, end_ns, service) if r[0]]
-    jaeger = getattr(source, "jaeger", None)
-    if jaeger is not None:  # the stack: Jaeger's spans keep their attributes
-        from agent_otel.analyzer.sources.jaeger import rfc3339, iter_spans, span_row
-
-        out = []
-        for svc in [service] if service else [s for s in jaeger.services() if s != "jaeger"]:
-            data = jaeger.api.get_json("/api/v3/traces", {"query.service_name": svc, "query.start_time_min": rfc3339(start_ns),
-                                                          "query.start_time_max": rfc3339(end_ns), "query.num_traces": 5000}, none_on_404=True)
-            for s_svc, span, attrs in iter_spans(data):
-                if attrs.get(CONV) and start_ns <= int(span["startTimeUnixNano"]) < end_ns:
-                    row = span_row(s_svc or svc, span, attrs)
-                    out.append({"conversation_id": attrs[CONV], "trace_id": row[10], "start_ns": row[3], "end_ns": int(span["endTimeUnixNano"]),
-                                "error": row[5], "model": row[7], "input_tokens": row[8], "output_tokens": row[9]})
-        return out
-    return []
+def conversation_spans(source: Any, start_ns: int, end_ns: int, service: str | None, conversation: str | None = None,
+                       recent: int | None = None) -> list[dict[str, Any]]:
+    """Spans of the window that carry a conversation id (only `conversation`'s when given), as dicts;
+    empty for a source without span attributes. Each source owns its query (local SQL; the stack's
+    Jaeger listing or attribute search); `recent` is for the stack's push-down report."""
+    if not hasattr(source, "conversation_rows"):
+        return []
+    keys = ("conversation_id", "trace_id", "start_ns", "end_ns", "error", "model", "input_tokens", "output_tokens")
+    kw: dict[str, Any] = {"recent": recent} if recent is not None else {}
+    return [dict(zip(keys, r)) for r in source.conversation_rows(CONV, start_ns, end_ns, service, conversation, **kw) if r[0]]
 
 
 def summarize(rows: list[dict[str, Any]], prices: dict[str, tuple[float, float]]) -> list[dict[str, Any]]:
@@ -71,9 +61,9 @@ def summarize(rows: list[dict[str, Any]], prices: dict[str, tuple[float, float]]
 
 
 def section(source: Any, start_ns: int, end_ns: int, service: str | None, prices: dict[str, tuple[float, float]],
-            conversation: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+            conversation: str | None = None, limit: int = 50, recent: int | None = None) -> list[dict[str, Any]]:
     """The report's `conversations`: every one in the window (first `limit`), or just `conversation`."""
-    rows = conversation_spans(source, start_ns, end_ns, service)
+    rows = conversation_spans(source, start_ns, end_ns, service, conversation, recent)
     if conversation is not None:
         rows = [r for r in rows if str(r["conversation_id"]) == conversation]
     return summarize(rows, prices)[:limit]

@@ -4,7 +4,9 @@ Counts, error ratios and latency percentiles per (kind, name) and per service co
 over the spanmetrics the collectors derive from every span before any sampling; token sums from
 `gen_ai.client.token.usage`; error log volume from a LogQL metric query. Jaeger is asked only for
 the traces the report explains: the slowest (by a duration filter at the measured p99), the
-failed ones behind the top errors, and a fixed sample for the critical path. So the cost of a
+failed ones behind the top errors, and a fixed sample for the critical path. Evaluation scores
+are LogQL metric queries over the `gen_ai.evaluation.result` events; conversations are those seen
+in the recent traces, each read whole through Jaeger's attribute search. So the cost of a
 report depends on the number of groups, not on the number of spans in the window.
 """
 
@@ -175,6 +177,12 @@ def build_pushdown_report(source: Any, start_ns: int, end_ns: int, *, service: s
         "traces_fetched": len(set(frame.trace_id)) if len(frame) else 0,
         "analysis_seconds": None,
     }
+    from agent_otel.analyzer import conversations, evaluations
+
+    progress("Jaeger: the conversations of the recent traces")
+    data["conversations"] = conversations.section(source, start_ns, end_ns, service, table, recent=SAMPLE_TRACES)
+    progress("LogQL: evaluation scores")
+    evaluations.attach(data, *evaluations.summary(source, start_ns, end_ns, service))
     data["analysis_seconds"] = round(time.perf_counter() - t0, 3)
     return Report.from_dict(data)
 

@@ -335,8 +335,8 @@ def build_report(
         "analysis_seconds": None,
     }
     data["conversations"] = convs
-    evals = _evaluations.evaluation_rows(source, start_ns, end_ns, service)
-    _evaluations.attach(data, [e for e in evals if conversation is None or e["trace_id"] in set(frame.trace_id)], baseline, source, service)
+    count, agg = _evaluations.summary(source, start_ns, end_ns, service, None if conversation is None else set(frame.trace_id))
+    _evaluations.attach(data, count, agg, baseline, source, service)
     data["analysis_seconds"] = round(time.perf_counter() - t0, 3)
     return Report.from_dict(data)
 

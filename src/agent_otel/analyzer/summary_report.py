@@ -267,7 +267,7 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
     }
     from agent_otel.analyzer import evaluations
 
-    evaluations.attach(data, evaluations.evaluation_rows(source, start_ns, end_ns, service), baseline, source, service)
+    evaluations.attach(data, *evaluations.summary(source, start_ns, end_ns, service), baseline, source, service)
     data["analysis_seconds"] = round(time.perf_counter() - t0, 3)
     return raw.Report.from_dict(data)
 

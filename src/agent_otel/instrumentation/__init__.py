@@ -21,6 +21,7 @@ INSTRUMENTORS: dict[str, str] = {
     **{name: official.instrumentor for name, official in OFFICIAL.items()},
     "mcp": "agent_otel.instrumentation.mcp:MCPInstrumentor",
     "openai_agents_handoffs": "agent_otel.instrumentation.openai_agents_handoffs:OpenAIAgentsHandoffInstrumentor",
+    "langgraph_handoffs": "agent_otel.instrumentation.langgraph_handoffs:LangGraphHandoffInstrumentor",
 }
 
 

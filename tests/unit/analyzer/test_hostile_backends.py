@@ -88,6 +88,10 @@ def test_wrong_shapes_from_each_backend_are_named(server):
         Prometheus(server).query("up")
     with pytest.raises(SourceError, match="loki: query .*: malformed answer"):
         Loki(server).query_range('{a="b"}', 0, 1)
+    with pytest.raises(SourceError, match="loki: query .*count_over_time.*: malformed answer"):  # the evaluation scores' LogQL
+        from agent_otel.analyzer.evaluations import loki_cells
+
+        loki_cells(Loki(server), 0, 10**9, "bot")
     with pytest.raises(SourceError, match="jaeger: span id .!!. is neither hex nor base64 of 8 bytes"):
         Jaeger(server).trace("abc")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from agent_otel import semconv
@@ -75,6 +75,15 @@ def span_row(service: str, span: dict[str, Any], a: dict[str, Any]) -> tuple:
     )
 
 
+def attribute_row(key: str, service: str, span: dict[str, Any], a: dict[str, Any]) -> tuple | None:
+    """(value of attribute `key`, trace_id, start_ns, end_ns, error, model, input_tokens, output_tokens) of a span
+    carrying `key` — the columns the local store's conversation_rows gives — else None."""
+    if not a.get(key):
+        return None
+    row = span_row(service, span, a)
+    return (a[key], row[10], row[3], int(span["endTimeUnixNano"]), row[5], row[7], row[8], row[9])
+
+
 class Jaeger:
     def __init__(self, url: str, **kw: Any) -> None:
         self.api = Backend("jaeger", url, **kw)
@@ -83,7 +92,9 @@ class Jaeger:
         data = self.api.get_json("/api/v3/services") or {}
         return sorted(data.get("services") or [])
 
-    def find(self, service: str, start_ns: int, end_ns: int, limit: int = MAX_TRACES, *, min_duration_ms: float | None = None) -> list[tuple]:
+    def find(self, service: str, start_ns: int, end_ns: int, limit: int = MAX_TRACES, *, min_duration_ms: float | None = None,
+             on_span: Callable[[str, dict[str, Any], dict[str, Any]], None] | None = None) -> list[tuple]:
+        """Span rows of the traces that started in the window; `on_span(service, span, attributes)` sees each span read."""
         params: dict[str, Any] = {
             "query.service_name": service,
             "query.start_time_min": rfc3339(start_ns),
@@ -94,9 +105,31 @@ class Jaeger:
             params["query.duration_min"] = f"{max(min_duration_ms, 0):.3f}ms"
         data = self.api.get_json("/api/v3/traces", params, none_on_404=True)
         try:
-            return [span_row(svc or service, s, a) for svc, s, a in iter_spans(data) if start_ns <= int(s["startTimeUnixNano"]) < end_ns]
+            rows = []
+            for svc, s, a in iter_spans(data):
+                if start_ns <= int(s["startTimeUnixNano"]) < end_ns:
+                    rows.append(span_row(svc or service, s, a))
+                    if on_span is not None:
+                        on_span(svc or service, s, a)
+            return rows
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise SourceError(f"jaeger: malformed span in the answer for {service!r} ({type(exc).__name__}: {exc})"[:300]) from None
+
+    def trace_ids_with(self, service: str, key: str, value: str, start_ns: int, end_ns: int, limit: int = MAX_TRACES) -> list[str]:
+        """Ids of the service's traces in the window with a span whose attribute `key` is `value`: Jaeger's
+        attribute search (its `/api/traces` `tags`; the v3 HTTP API takes no attributes)."""
+        import json
+
+        data = self.api.get_json("/api/traces", {"service": service, "tags": json.dumps({key: value}), "start": start_ns // 1000,
+                                                 "end": end_ns // 1000 + 1, "limit": limit}, none_on_404=True) or {}
+        try:
+            return [_hex(t["traceID"].rjust(32, "0"), 16) or "" for t in data.get("data") or []]
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise SourceError(f"jaeger: malformed answer to the search for {key}={value!r} ({type(exc).__name__})") from None
+
+    def trace_payload(self, trace_id: str) -> Any:
+        """One trace as the v3 API gives it (OTLP JSON; None when unknown): for iter_spans."""
+        return self.api.get_json(f"/api/v3/traces/{trace_id}", none_on_404=True)
 
     def trace(self, trace_id: str) -> list[TraceSpan]:
         data = self.api.get_json(f"/api/v3/traces/{trace_id}", none_on_404=True)

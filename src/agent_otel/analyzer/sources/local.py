@@ -105,12 +105,15 @@ class LocalSource:
 
         return summaries.load(self._conn, start_ns, end_ns, service, rng)
 
-    def conversation_rows(self, key: str, start_ns: int, end_ns: int, service: str | None) -> list[tuple]:
+    def conversation_rows(self, key: str, start_ns: int, end_ns: int, service: str | None, conversation: str | None = None) -> list[tuple]:
         """(value of span attribute `key`, trace_id, start_ns, end_ns, error, model, input_tokens, output_tokens)
-        of the window's spans that carry `key` (the conversation id: analyzer/conversations.py)."""
+        of the window's spans that carry `key` (the conversation id: analyzer/conversations.py); only the value `conversation` when given."""
         sql = (f"SELECT json_extract(attributes, '$.\"{key}\"'), trace_id, start_ns, end_ns, error, model, input_tokens, output_tokens "
                "FROM spans WHERE start_ns >= ? AND start_ns < ? AND attributes LIKE ?")
         args: list[Any] = [start_ns, end_ns, f'%"{key}"%']
+        if conversation is not None:
+            sql += f" AND json_extract(attributes, '$.\"{key}\"') = ?"
+            args.append(conversation)
         if service:
             sql += " AND service = ?"
             args.append(service)

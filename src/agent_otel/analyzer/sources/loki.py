@@ -47,6 +47,14 @@ class Loki:
         except (KeyError, TypeError, ValueError, IndexError):
             raise SourceError(f"loki: query {logql!r}: malformed answer") from None
 
+    def vector(self, logql: str, at_ns: int) -> list[tuple[dict[str, str], float]]:
+        """A LogQL metric query (instant): (labels, value) of each series."""
+        data = self.api.get_json("/loki/api/v1/query", {"query": logql, "time": str(at_ns)})
+        try:
+            return [(dict(r.get("metric") or {}), float(r["value"][1])) for r in data["data"]["result"]]
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+            raise SourceError(f"loki: query {logql!r}: malformed answer") from None
+
     def trace_lines(self, trace_id: str, start_ns: int, end_ns: int) -> list[LogLine]:
         """Every log line of one trace written in [start_ns, end_ns), oldest first."""
         out = []

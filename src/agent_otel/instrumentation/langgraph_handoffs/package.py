@@ -1,0 +1,1 @@
+_instruments = ("langgraph >= 0.3", "opentelemetry-instrumentation-genai-langchain >= 1.3b0")
