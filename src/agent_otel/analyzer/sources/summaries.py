@@ -1,9 +1,10 @@
 """A window of the local store read from its per-minute summaries (localstore.summaries).
 
 Minutes lying wholly inside the window are read from their summary rows; the spans of a minute
-cut by the window's edge, and spans no summary covers yet (the last second's, or a dead writer's
-buffer), are read raw and summarised on the fly the same way, so every span of the window counts
-exactly once. The result keeps one row per (minute, key) so figures can be grouped by key, by
+cut by the window's edge from that minute's span columns (localstore.edge_columns: raw only for a
+store written before they existed); spans no summary covers yet (the last second's, or a dead
+writer's buffer) are read raw and summarised on the fly the same way, so every span of the window
+counts exactly once. The result keeps one row per (minute, key) so figures can be grouped by key, by
 service or by time.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from agent_otel.localstore import edge_columns
 from agent_otel.localstore.exporters import SPAN_COLUMNS
 from agent_otel.localstore.summaries import INTERVAL_NS, Chunk, TokenRollup, summarise
 
@@ -88,15 +90,22 @@ def load(conn: sqlite3.Connection, start_ns: int, end_ns: int, service: str | No
     except sqlite3.OperationalError:  # a store written before summaries existed
         return None
     inside: dict[int, bool] = {}
-    for iv, _, lo, hi, _, _ in rows:
+    spans_of: dict[int, int] = {}
+    for iv, n, lo, hi, _, _ in rows:
         inside[iv] = inside.get(iv, True) and lo >= start_ns and hi < end_ns
+        spans_of[iv] = spans_of.get(iv, 0) + n
     partial = sorted(iv for iv, ok in inside.items() if not ok)
     chunks = [Chunk.decode(f, iv, n, lo, hi, e) for iv, n, lo, hi, e, f in rows if inside[iv]]
     raw: list[tuple] = []
-    for iv in partial:  # a minute the window cuts: its spans inside the window, raw
-        raw += conn.execute(f"SELECT {RAW_COLUMNS} FROM spans WHERE start_ns >= ? AND start_ns < ?",
-                            (max(start_ns, iv), min(end_ns, iv + INTERVAL_NS))).fetchall()
-    cut = set(partial)
+    cut = set()
+    for iv in partial:  # a minute the window cuts: its spans inside the window, from their columns (else raw)
+        lo, hi = max(start_ns, iv), min(end_ns, iv + INTERVAL_NS)
+        edge = edge_columns.edge_chunk(conn, iv, lo, hi, spans_of[iv], rng)
+        if edge is not None:
+            chunks.append(edge)
+            continue
+        raw += conn.execute(f"SELECT {RAW_COLUMNS} FROM spans WHERE start_ns >= ? AND start_ns < ?", (lo, hi)).fetchall()
+        cut.add(iv)
     for lo, hi in gaps:  # spans no summary holds yet
         for r in conn.execute(f"SELECT {RAW_COLUMNS} FROM spans WHERE rowid BETWEEN ? AND ? AND start_ns >= ? AND start_ns < ?", (lo, hi, start_ns, end_ns)):
             if r[7] - r[7] % INTERVAL_NS not in cut:
