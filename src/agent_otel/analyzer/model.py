@@ -355,6 +355,8 @@ def _is_union(tp: Any) -> bool:
 
 
 def _convert(tp: Any, value: Any, where: str) -> Any:
+    if _plain(tp):
+        return value
     if _is_union(tp):
         if value is None and type(None) in _args(tp):
             return None
@@ -377,18 +379,26 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
 def from_dict(cls: type, data: Any, where: str = "report") -> Any:
     if not isinstance(data, dict):
         raise ValueError(f"{where}: expected an object, got {type(data).__name__}")
-    hints = _hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
+    names, plan = _plan(cls)
+    if not names.issuperset(data):
+        unknown = sorted(set(data) - names)
         raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)} (not in the {cls.__name__} model)")
     kwargs = {}
-    for f in dataclasses.fields(cls):
-        if f.name in data:
-            kwargs[f.name] = _convert(hints[f.name], data[f.name], f"{where}.{f.name}")
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise ValueError(f"{where}: missing key {f.name!r}")
+    for name, tp, plain, required in plan:
+        if name in data:
+            kwargs[name] = data[name] if plain else _convert(tp, data[name], f"{where}.{name}")
+        elif required:
+            raise ValueError(f"{where}: missing key {name!r}")
     return cls(**kwargs)
+
+
+@functools.cache
+def _plan(cls: type) -> tuple[frozenset[str], list[tuple[str, Any, bool, bool]]]:
+    """Field names of a model class, and per field: name, type, whether `_convert` leaves it as it is, whether it is required."""
+    hints = _hints(cls)
+    fields = dataclasses.fields(cls)
+    return frozenset(f.name for f in fields), [
+        (f.name, hints[f.name], _plain(hints[f.name]), f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING) for f in fields]
 
 
 def figure_paths(cls: type, prefix: str = "") -> tuple[str, ...]:

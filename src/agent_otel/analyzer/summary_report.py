@@ -25,7 +25,7 @@ from agent_otel.analyzer import stats
 from agent_otel.analyzer.pricing import load_prices, price_for, price_source
 from agent_otel.analyzer.sources.base import SourceError, SpanFrame
 from agent_otel.analyzer.sources.summaries import WindowSummary
-from agent_otel.localstore.summaries import COUNT, ERRORS, IN_TOK, MAX, MIN, OUT_TOK, SUM, TOKEN_SPANS, quantiles, value_of, weighted_pick
+from agent_otel.localstore.summaries import COUNT, ERRORS, IN_TOK, MAX, MIN, OUT_TOK, SUM, TOKEN_SPANS, dense, dense_quantiles, quantiles, value_of, weighted_pick
 
 SUMMARY_SPANS = 5_000  # windows holding more spans than this are reported from summaries ("auto")
 QS = tuple(p / 100 for p in stats.PERCENTILES)
@@ -97,11 +97,12 @@ def names_of(gkeys: dict[tuple[str, str], int]) -> list[tuple[str, str]]:
     return list(gkeys)
 
 
-def _histograms(group: np.ndarray, values: np.ndarray, counts: np.ndarray, ng: int, lo: np.ndarray, hi: np.ndarray,
+def _histograms(matrix: np.ndarray, bmin: int, ng: int, lo: np.ndarray, hi: np.ndarray,
                 baseline: raw.Baseline | None, names: list[tuple[str, str]], n_bins: int = 24) -> list[dict[str, Any] | None]:
-    """`report.latency_histogram` of every group from the sketches in one pass: each sketch
-    bin's count goes to the report bin holding its value (sketch bins are 1 % wide)."""
-    total = np.bincount(group, weights=counts, minlength=ng) if group.size else np.zeros(ng)
+    """`report.latency_histogram` of every group from its merged sketch (`matrix`, as
+    `summaries.dense` gives it): each sketch bin's count goes to the report bin holding its value
+    (sketch bins are 1 % wide), in one pass over the (groups x sketch bins) matrix."""
+    total = matrix.sum(axis=1) if matrix.size else np.zeros(ng)
     low, high = lo.copy(), hi.copy()
     bases: list[np.ndarray | None] = []
     for g in range(ng):
@@ -116,9 +117,15 @@ def _histograms(group: np.ndarray, values: np.ndarray, counts: np.ndarray, ng: i
     a, b = np.where(flat, a - 0.05, a), np.where(flat, b + 0.05, b)
     edges = 10.0 ** (a[:, None] + (b - a)[:, None] * _STEPS[n_bins][None, :])
     edges[:, 0], edges[:, -1] = np.minimum(edges[:, 0], low), np.maximum(edges[:, -1], high)
-    v = np.clip(values, lo[group], hi[group]) if group.size else values
-    idx = np.clip(np.floor((np.log10(np.maximum(v, 1e-12)) - a[group]) / (b - a)[group] * n_bins), 0, n_bins - 1).astype(np.int64) if group.size else group
-    current = np.bincount(group * n_bins + idx, weights=counts, minlength=ng * n_bins).reshape(ng, n_bins) if group.size else np.zeros((ng, n_bins))
+    if matrix.size:
+        values = value_of(np.arange(matrix.shape[1]) + bmin)
+        with np.errstate(invalid="ignore"):  # empty groups: inf bounds
+            v = np.clip(values[None, :], lo[:, None], hi[:, None])
+            idx = np.floor((np.log10(np.maximum(v, 1e-12)) - a[:, None]) / (b - a)[:, None] * n_bins)
+        idx = np.clip(np.nan_to_num(idx), 0, n_bins - 1).astype(np.int64)
+        current = np.bincount((np.arange(ng)[:, None] * n_bins + idx).ravel(), weights=matrix.ravel(), minlength=ng * n_bins).reshape(ng, n_bins)
+    else:
+        current = np.zeros((ng, n_bins))
     out: list[dict[str, Any] | None] = []
     for g in range(ng):
         if total[g] < 2 or hi[g] <= 0:
@@ -196,13 +203,14 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
     mins = _extreme(row_group, ng, st[:, MIN], np.minimum, np.inf)
     maxs = _extreme(row_group, ng, st[:, MAX], np.maximum, -np.inf)
     progress("merging sketches")
-    q = quantiles(row_group[w.bin_row], w.bin, w.bin_count, ng, QS, mins, maxs) if ng else np.zeros((0, len(QS)))
+    matrix, bmin = dense(row_group[w.bin_row], w.bin, w.bin_count, ng)
+    q = dense_quantiles(matrix, bmin, QS, mins, maxs) if ng else np.zeros((0, len(QS)))
     samples = _pick(row_group[w.sample_row], w.sample_weight, max(raw.BASELINE_SAMPLES, stats.MAX_TEST_SAMPLES), rng, row=w.sample_row)
     g_in, g_out, g_cost, g_unp, g_tokspans = (_by(row_group, ng, v) for v in (st[:, IN_TOK], st[:, OUT_TOK], row_cost, row_unpriced_tok, st[:, TOKEN_SPANS]))
     g_rolled = np.column_stack([_by(row_group, ng, rolled[:, j]) for j in range(4)]) if ng else np.zeros((0, 4))
     groups = []
     names = list(gkeys)
-    hists = _histograms(row_group[w.bin_row], value_of(w.bin), w.bin_count, ng, mins, maxs, baseline, names_of(gkeys))
+    hists = _histograms(matrix, bmin, ng, mins, maxs, baseline, names_of(gkeys))
     for g in sorted(range(ng), key=lambda g: -total[g]):
         kind, name = names[g]
         n = int(cnt[g])

@@ -518,20 +518,33 @@ def prune(conn: sqlite3.Connection, cutoff_ns: int) -> None:
         conn.execute("DELETE FROM summary_coverage WHERE hi < ?", (oldest,))
 
 
+def dense(group: np.ndarray, bins: np.ndarray, counts: np.ndarray, n_groups: int) -> tuple[np.ndarray, int]:
+    """The merged sketch of each group as a dense (n_groups, width) matrix of counts per sketch key,
+    and the key of column 0: one bincount over the entries, whatever number of rows they came from."""
+    if group.size == 0:
+        return np.zeros((n_groups, 0)), 0
+    bmin = int(bins.min())
+    width = int(bins.max()) - bmin + 1
+    flat = group.astype(np.int64) * width + (bins - bmin)
+    return np.bincount(flat, weights=counts, minlength=n_groups * width).reshape(n_groups, width), bmin
+
+
 def quantiles(group: np.ndarray, bins: np.ndarray, counts: np.ndarray, n_groups: int, qs: tuple[float, ...],
               lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """(n_groups, len(qs)) percentiles as numpy's default (linear between order statistics) would
     give them, each order statistic read off the merged sketch (so within RELATIVE_ACCURACY),
     clamped to the exact min `lo` and max `hi` of each group. NaN for an empty group."""
-    out = np.full((n_groups, len(qs)), np.nan)
-    if group.size == 0:
+    return dense_quantiles(*dense(group, bins, counts, n_groups), qs, lo, hi)
+
+
+def dense_quantiles(matrix: np.ndarray, bmin: int, qs: tuple[float, ...], lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """`quantiles` of sketches given as `dense` gives them."""
+    out = np.full((matrix.shape[0], len(qs)), np.nan)
+    if matrix.size == 0:
         return out
-    bmin = int(bins.min())
-    width = int(bins.max()) - bmin + 1
-    dense = np.bincount(group.astype(np.int64) * width + (bins - bmin), weights=counts, minlength=n_groups * width).reshape(n_groups, width)
-    cum = np.cumsum(dense, axis=1)
+    cum = np.cumsum(matrix, axis=1)
     total = cum[:, -1]
-    values = value_of(np.arange(width) + bmin)
+    values = value_of(np.arange(matrix.shape[1]) + bmin)
     ok = total > 0
     for j, q in enumerate(qs):
         rank = q * (total - 1)
