@@ -138,28 +138,6 @@ def _histograms(matrix: np.ndarray, bmin: int, ng: int, lo: np.ndarray, hi: np.n
     return out
 
 
-def _histogram(values: np.ndarray, counts: np.ndarray, lo: float, hi: float, base: np.ndarray | None, n_bins: int = 24) -> dict[str, Any] | None:
-    """`report.latency_histogram` from a sketch: each sketch bin's count goes to the report bin
-    holding its value (`values`: the sketch bins' values; they are 1 % wide, report bins ~ 1/24 of the range)."""
-    if counts.sum() < 2 or hi <= 0:
-        return None
-    values = np.clip(values, lo, hi)
-    base_pos = base[base > 0] if base is not None and base.size else np.zeros(0)
-    low = min(lo, base_pos.min()) if base_pos.size else lo
-    high = max(hi, base_pos.max()) if base_pos.size else hi
-    low = max(low, 1e-9)
-    a, b = np.log10(low), np.log10(high)
-    if b - a < 1e-6:
-        a, b = a - 0.05, b + 0.05
-    edges = 10.0 ** (a + (b - a) * _STEPS[n_bins])
-    edges[0], edges[-1] = min(edges[0], low), max(edges[-1], high)
-    current = np.bincount(np.clip(np.searchsorted(edges, values, side="right") - 1, 0, n_bins - 1), weights=counts, minlength=n_bins)
-    out = {"edges_ms": np.round(edges, 4).tolist(), "counts": np.rint(current).astype(int).tolist(), "baseline_counts": None}
-    if base_pos.size:
-        out["baseline_counts"] = np.histogram(base, bins=edges)[0].tolist()
-    return out
-
-
 def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: str | None = None, baseline: raw.Baseline | None = None,
                          prices: dict[str, tuple[float, float]] | None = None, thresholds: stats.Thresholds = stats.Thresholds(),
                          progress: raw.Progress = lambda _m: None) -> raw.Report:
