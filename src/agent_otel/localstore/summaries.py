@@ -98,23 +98,52 @@ class Chunk:
     ARRAYS = ("stats", "bin_key", "bin", "bin_count", "sample_key", "sample_ms", "root_key", "root_ms", "root_tid", "slow_key", "slow_ms", "slow_tid")
 
     def encode(self) -> bytes:
-        arrays = [np.ascontiguousarray(getattr(self, n)) for n in self.ARRAYS]
-        header = json.dumps({"keys": self.keys, "errors": self.errors, "rollup": self.rollup,
+        """Arrays in their smallest lossless integer type (a minute of 500 keys holds ~100k sketch
+        bins: reading a window is mostly reading these); keys as their own JSON part, which a
+        reader parses once for every row holding the same keys (`decode`'s `keys_cache`)."""
+        arrays = [_compact(np.ascontiguousarray(getattr(self, n))) for n in self.ARRAYS]
+        header = json.dumps({"errors": self.errors, "rollup": self.rollup,
                              "arrays": [[a.dtype.str, list(a.shape)] for a in arrays]}, separators=(",", ":")).encode()
-        return struct.pack("<I", len(header)) + header + b"".join(a.tobytes() for a in arrays)
+        keys = json.dumps(self.keys, separators=(",", ":")).encode()
+        return struct.pack("<III", 0, len(header), len(keys)) + header + keys + b"".join(a.tobytes() for a in arrays)
 
     @classmethod
-    def decode(cls, blob: bytes, interval_ns: int, spans: int, min_start: int, max_start: int, max_end: int) -> Chunk:
+    def decode(cls, blob: bytes, interval_ns: int, spans: int, min_start: int, max_start: int, max_end: int,
+               keys_cache: dict[bytes, list[Key]] | None = None) -> Chunk:
         (n,) = struct.unpack_from("<I", blob)
-        head = json.loads(blob[4 : 4 + n])
-        offset, arrays = 4 + n, {}
+        if n == 0:  # header, keys, arrays
+            _, n, nkeys = struct.unpack_from("<III", blob)
+            head = json.loads(blob[12 : 12 + n])
+            raw_keys = bytes(blob[12 + n : 12 + n + nkeys])
+            keys = keys_cache.get(raw_keys) if keys_cache is not None else None
+            if keys is None:
+                keys = [tuple(k) for k in json.loads(raw_keys)]
+                if keys_cache is not None:
+                    keys_cache[raw_keys] = keys
+            offset = 12 + n + nkeys
+        else:  # written before keys had their own part: keys in the header
+            head = json.loads(blob[4 : 4 + n])
+            keys, offset = [tuple(k) for k in head["keys"]], 4 + n
+        arrays = {}
         for name, (dtype, shape) in zip(cls.ARRAYS, head["arrays"]):
             dt = np.dtype(dtype)
             size = int(np.prod(shape)) * dt.itemsize
             arrays[name] = np.frombuffer(blob, dt, int(np.prod(shape)), offset).reshape(shape)
             offset += size
-        return cls(interval_ns, [tuple(k) for k in head["keys"]], errors=head["errors"], rollup=head["rollup"],
+        return cls(interval_ns, keys, errors=head["errors"], rollup=head["rollup"],
                    spans=spans, min_start_ns=min_start, max_start_ns=max_start, max_end_ns=max_end, **arrays)
+
+
+def _compact(a: np.ndarray) -> np.ndarray:
+    """`a` in the smallest integer type holding its values (integers only)."""
+    if a.dtype.kind != "i" or a.size == 0:
+        return a
+    lo, hi = int(a.min()), int(a.max())
+    for dt in (np.int16, np.int32):
+        info = np.iinfo(dt)
+        if info.min <= lo and hi <= info.max:
+            return a.astype(dt) if a.dtype.itemsize > np.dtype(dt).itemsize else a
+    return a
 
 
 def first_per_group(group: np.ndarray, order_keys: tuple[np.ndarray, ...], cap: int) -> np.ndarray:
@@ -257,9 +286,16 @@ def _uniform(group: np.ndarray, per_group: np.ndarray, cap: int, rng: np.random.
 def merge(chunks: list[Chunk], rng: np.random.Generator, *, samples_per_key: int = SAMPLES_PER_KEY) -> Chunk:
     """One chunk holding what `chunks` hold (same minute or not: `interval_ns` is the first one's).
     Samples are re-drawn in proportion to the spans each stands for, so they stay uniform."""
-    keys: dict[Key, int] = {}
-    remaps = [np.fromiter((keys.setdefault(k, len(keys)) for k in c.keys), np.int32, len(c.keys)) for c in chunks]
-    nk = len(keys)
+    found: dict[Key, int] = {}
+    remaps = [np.fromiter((found.setdefault(k, len(found)) for k in c.keys), np.int32, len(c.keys)) for c in chunks]
+    nk = len(found)
+    # keys in one canonical order, so minutes of the same agents carry the same key list (parsed once by a reader)
+    listed = list(found)
+    order = sorted(range(nk), key=lambda i: tuple("" if v is None else str(v) for v in listed[i]))
+    rank = np.empty(nk, np.int32)
+    rank[order] = np.arange(nk, dtype=np.int32)
+    remaps = [rank[m] for m in remaps]
+    keys = {listed[i]: j for j, i in enumerate(order)}
     stats = np.zeros((nk, len(STATS)))
     stats[:, MIN], stats[:, MAX] = np.inf, -np.inf
     for c, m in zip(chunks, remaps):

@@ -95,7 +95,8 @@ def load(conn: sqlite3.Connection, start_ns: int, end_ns: int, service: str | No
         inside[iv] = inside.get(iv, True) and lo >= start_ns and hi < end_ns
         spans_of[iv] = spans_of.get(iv, 0) + n
     partial = sorted(iv for iv, ok in inside.items() if not ok)
-    chunks = [Chunk.decode(f, iv, n, lo, hi, e) for iv, n, lo, hi, e, f in rows if inside[iv]]
+    keys_cache: dict[bytes, list] = {}  # minutes of the same agents share one parsed key list
+    chunks = [Chunk.decode(f, iv, n, lo, hi, e, keys_cache) for iv, n, lo, hi, e, f in rows if inside[iv]]
     raw: list[tuple] = []
     cut = set()
     for iv in partial:  # a minute the window cuts: its spans inside the window, from their columns (else raw)
@@ -123,17 +124,21 @@ def _combine(chunks: list[Chunk], service: str | None, raw_spans: int, summary_r
     errors, rollup = [], []
     offset = 0
     starts, ends = [], []
+    seen: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # per key list (shared by rows of the same keys): its mask and key indices
     for c in chunks:
         k = len(c.keys)
-        if service is not None:
-            mine = np.array([key[0] == service for key in c.keys], dtype=bool)
-        else:
-            mine = np.ones(k, dtype=bool)
+        if id(c.keys) not in seen:
+            if service is not None:
+                mask = np.array([key[0] == service for key in c.keys], dtype=bool)
+            else:
+                mask = np.ones(k, dtype=bool)
+            seen[id(c.keys)] = (mask, np.fromiter((keys.setdefault(tuple(key), len(keys)) for key, m in zip(c.keys, mask) if m), np.int64))
+        mine, key_of = seen[id(c.keys)]
         if not mine.any():
             continue
         remap = np.full(k, -1, dtype=np.int64)
         remap[mine] = offset + np.arange(int(mine.sum()))
-        parts["key_of"].append(np.fromiter((keys.setdefault(tuple(key), len(keys)) for key, m in zip(c.keys, mine) if m), np.int64))
+        parts["key_of"].append(key_of)
         parts["minute"].append(np.full(int(mine.sum()), c.interval_ns, dtype=np.int64))
         parts["stats"].append(c.stats[mine])
         per_key = c.stats[:, 0]
