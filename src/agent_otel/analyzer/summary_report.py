@@ -289,7 +289,12 @@ def _bottlenecks(source: Any, w: WindowSummary, keys: list[tuple], rng: np.rando
     chosen: dict[bytes, tuple[float, int]] = {}
     for i in np.argsort(-w.slow_ms)[: raw.SLOWEST_TRACES]:
         chosen[bytes(w.slow_tid[i])] = (float(w.slow_ms[i]), int(w.slow_row[i]))
-    picked = weighted_pick(np.zeros(w.root_row.size, np.int64), w.root_weight, raw.PATH_SAMPLE + raw.SLOWEST_TRACES, rng)
+    k = raw.PATH_SAMPLE + raw.SLOWEST_TRACES
+    if w.root_row.size > k:  # weighted sample without replacement (Efraimidis-Spirakis keys), top k by partition, not a full sort
+        prio = np.log(rng.random(w.root_row.size)) / np.maximum(w.root_weight, 1e-12)
+        picked = np.argpartition(-prio, k)[:k]
+    else:
+        picked = np.arange(w.root_row.size)
     for i in picked:
         chosen.setdefault(bytes(w.root_tid[i]), (float(w.root_ms[i]), int(w.root_row[i])))
     if not chosen:
