@@ -179,3 +179,23 @@ def test_interleaved_writers_leave_one_covered_range(tmp_path):
     assert conn.execute("SELECT lo, hi FROM summary_coverage").fetchall() == [(1, 60)]
     rep = build_report(LocalSource(path), *HOUR, summaries="always").to_dict()
     assert rep["totals"]["spans"] == 60 and rep["figures_from"]["raw_spans"] == 0
+
+
+def test_summary_rows_of_the_earlier_layout_still_decode():
+    """Rows written before keys had their own part (keys inside the JSON header, wider integers) read the same."""
+    import json
+    import struct
+
+    rows = [("t%031d" % i, "s%015d" % i, None, f"svc{i % 3}", "agent bot", "agent", "bot", T0 + i * MS, T0 + (i + 5) * MS, 5.0 + i, i % 7 == 0,
+             "Timeout" if i % 7 == 0 else None, None, None, None, None, "{}") for i in range(200)]
+    chunk = next(iter(summaries.summarise(rows, np.random.default_rng(0), summaries.TokenRollup()).values()))
+    arrays = [np.ascontiguousarray(getattr(chunk, n)) for n in chunk.ARRAYS]
+    header = json.dumps({"keys": chunk.keys, "errors": chunk.errors, "rollup": chunk.rollup,
+                         "arrays": [[a.dtype.str, list(a.shape)] for a in arrays]}).encode()
+    old = struct.pack("<I", len(header)) + header + b"".join(a.tobytes() for a in arrays)
+    for blob in (old, chunk.encode()):
+        back = summaries.Chunk.decode(blob, chunk.interval_ns, chunk.spans, 0, 0, 0)
+        assert back.keys == [tuple(k) for k in chunk.keys] and back.errors == chunk.errors
+        for name in chunk.ARRAYS:
+            assert np.array_equal(getattr(back, name), getattr(chunk, name)), name
+    assert len(chunk.encode()) < len(old)  # smaller integer types
