@@ -228,6 +228,8 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
             "memory_rss_bytes": stats.compare_level(res.memory_rss_bytes, baseline.resources.get("memory_rss_bytes"), thresholds.resource_pct),
         }
     is_root = np.array([bool(k[4]) for k in keys], dtype=bool)[w.key_of] if keys else np.zeros(0, bool)
+    root_entry = np.flatnonzero(is_root[w.bin_row])  # sketch entries of root spans: services' and the timeseries' trace latency
+    root_bins = (w.bin_row[root_entry], w.bin[root_entry], w.bin_count[root_entry])
     total_spans = int(st[:, COUNT].sum())
     total_errors = int(round(st[:, ERRORS].sum()))
     total_cost = float(row_cost.sum())
@@ -243,9 +245,9 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
             "input_tokens": int(st[:, IN_TOK].sum()), "output_tokens": int(st[:, OUT_TOK].sum()), "cost_usd": round(total_cost, 6),
             "unpriced_models": unpriced, "unpriced_tokens": int(row_unpriced_tok.sum()), "price_source": price_source(table),
         },
-        "services": _services(w, keys, is_root, row_cost, row_unpriced_tok, data_s),
+        "services": _services(w, keys, is_root, row_cost, row_unpriced_tok, data_s, root_bins),
         "groups": groups, "bottlenecks": bottlenecks, "slowest_traces": slowest, "errors": errors, "resources": resources,
-        "timeseries": _timeseries(w, is_root, row_cost, data_start, data_end),
+        "timeseries": _timeseries(w, is_root, row_cost, data_start, data_end, root_bins),
         "traces": traces,
         "recommendations": raw.recommend(groups, bottlenecks, total_cost),
         "figures_from": {"summaries": w.summary_rows, "raw_spans": w.raw_spans},
@@ -258,7 +260,8 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
     return raw.Report.from_dict(data)
 
 
-def _services(w: WindowSummary, keys: list[tuple], is_root: np.ndarray, row_cost: np.ndarray, row_unp: np.ndarray, window_s: float) -> list[dict[str, Any]]:
+def _services(w: WindowSummary, keys: list[tuple], is_root: np.ndarray, row_cost: np.ndarray, row_unp: np.ndarray, window_s: float,
+              root_bins: tuple[np.ndarray, np.ndarray, np.ndarray]) -> list[dict[str, Any]]:
     skeys: dict[str, int] = {}
     key_svc = np.fromiter((skeys.setdefault(str(k[0]), len(skeys)) for k in keys), np.int64, len(keys))
     row_svc = key_svc[w.key_of]
@@ -270,8 +273,7 @@ def _services(w: WindowSummary, keys: list[tuple], is_root: np.ndarray, row_cost
     traces, rsum = _by(rsvc, ns, st[root_rows, COUNT]), _by(rsvc, ns, st[root_rows, SUM])
     rmin = _extreme(rsvc, ns, st[root_rows, MIN], np.minimum, np.inf)
     rmax = _extreme(rsvc, ns, st[root_rows, MAX], np.maximum, -np.inf)
-    entry_is_root = is_root[w.bin_row]
-    q = quantiles(row_svc[w.bin_row][entry_is_root], w.bin[entry_is_root], w.bin_count[entry_is_root], ns, QS, rmin, rmax)
+    q = quantiles(row_svc[root_bins[0]], root_bins[1], root_bins[2], ns, QS, rmin, rmax)
     out = []
     for name, s in sorted(skeys.items()):
         out.append({
@@ -321,7 +323,8 @@ def _errors(source: Any, w: WindowSummary, keys: list[tuple], start_ns: int, end
             for (k, n, e), v in top]
 
 
-def _timeseries(w: WindowSummary, is_root: np.ndarray, row_cost: np.ndarray, lo: int, hi: int) -> dict[str, Any]:
+def _timeseries(w: WindowSummary, is_root: np.ndarray, row_cost: np.ndarray, lo: int, hi: int,
+                root_bins: tuple[np.ndarray, np.ndarray, np.ndarray]) -> dict[str, Any]:
     """`report._timeseries` at the summaries' resolution: buckets are whole minutes (up to 30
     buckets; a window of few minutes has as many buckets as minutes)."""
     minutes = np.unique(w.minute)
@@ -337,8 +340,7 @@ def _timeseries(w: WindowSummary, is_root: np.ndarray, row_cost: np.ndarray, lo:
     roots = _by(which[is_root], buckets, st[is_root, COUNT])
     rmin = _extreme(which[is_root], buckets, st[is_root, MIN], np.minimum, np.inf)
     rmax = _extreme(which[is_root], buckets, st[is_root, MAX], np.maximum, -np.inf)
-    entry_root = is_root[w.bin_row]
-    q = quantiles(which[w.bin_row][entry_root], w.bin[entry_root], w.bin_count[entry_root], buckets, (0.5, 0.95, 0.99), rmin, rmax)
+    q = quantiles(which[root_bins[0]], root_bins[1], root_bins[2], buckets, (0.5, 0.95, 0.99), rmin, rmax)
     pct = {p: [None if not roots[b] else round(float(q[b, j]), 3) for b in range(buckets)] for j, p in enumerate(("p50", "p95", "p99"))}
     return {
         "bucket_start_ns": edges, "bucket_seconds": round(bucket_s, 3),

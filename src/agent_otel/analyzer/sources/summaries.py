@@ -134,18 +134,20 @@ def _combine(chunks: list[Chunk], service: str | None, raw_spans: int, summary_r
                 mask = np.ones(k, dtype=bool)
             seen[id(c.keys)] = (mask, np.fromiter((keys.setdefault(tuple(key), len(keys)) for key, m in zip(c.keys, mask) if m), np.int64))
         mine, key_of = seen[id(c.keys)]
-        if not mine.any():
+        n_mine = key_of.size
+        if n_mine == 0:
             continue
+        everything = n_mine == k  # no service filter on this row: its entries are taken whole, unmasked
         remap = np.full(k, -1, dtype=np.int64)
-        remap[mine] = offset + np.arange(int(mine.sum()))
+        remap[mine] = offset + np.arange(n_mine)
         parts["key_of"].append(key_of)
-        parts["minute"].append(np.full(int(mine.sum()), c.interval_ns, dtype=np.int64))
-        parts["stats"].append(c.stats[mine])
+        parts["minute"].append(np.full(n_mine, c.interval_ns, dtype=np.int64))
+        parts["stats"].append(c.stats if everything else c.stats[mine])
         per_key = c.stats[:, 0]
         for prefix, key_col in (("bin", "bin_key"), ("sample", "sample_key"), ("root", "root_key"), ("slow", "slow_key")):
-            rows = remap[getattr(c, key_col)]
-            ok = rows >= 0
-            parts[f"{prefix}_row"].append(rows[ok])
+            kk = getattr(c, key_col)
+            ok: Any = slice(None) if everything else remap[kk] >= 0
+            parts[f"{prefix}_row"].append(kk.astype(np.int64) + offset if everything else remap[kk][ok])
             if prefix == "bin":
                 parts["bin"].append(c.bin[ok])
                 parts["bin_count"].append(c.bin_count[ok])
@@ -153,17 +155,17 @@ def _combine(chunks: list[Chunk], service: str | None, raw_spans: int, summary_r
             ms = getattr(c, f"{prefix}_ms")
             parts[f"{prefix}_ms"].append(ms[ok])
             if prefix in ("sample", "root"):
-                kk = getattr(c, key_col)
                 weight = per_key[kk] / np.maximum(np.bincount(kk, minlength=k)[kk], 1)
                 parts[f"{prefix}_weight"].append(weight[ok])
             if prefix in ("root", "slow"):
                 parts[f"{prefix}_tid"].append(getattr(c, f"{prefix}_tid")[ok])
-        errors += [[int(remap[e[0]]), *e[1:]] for e in c.errors if remap[e[0]] >= 0]
-        rollup += [[int(remap[r[0]]), *r[1:]] for r in c.rollup if remap[r[0]] >= 0]
+        where = remap.tolist()
+        errors += [[where[e[0]], *e[1:]] for e in c.errors if where[e[0]] >= 0]
+        rollup += [[where[r[0]], *r[1:]] for r in c.rollup if where[r[0]] >= 0]
+        offset += n_mine
         if c.spans:
             starts.append(c.min_start_ns)
             ends.append(c.max_end_ns)
-        offset += int(mine.sum())
 
     def cat(name: str, dtype: Any) -> np.ndarray:
         return np.concatenate(parts[name]) if parts[name] else np.zeros(0, dtype=dtype)
