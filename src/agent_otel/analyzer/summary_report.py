@@ -168,9 +168,14 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
 
     # roll-up of tokens to agent rows
     rolled = np.zeros((st.shape[0], 4))
-    for row, mdl, i, o in w.rollup:
-        p = price_for(mdl, table) if mdl else None
-        rolled[row] += (i, o, (i * p[0] + o * p[1]) / 1e6 if p else 0.0, (i + o) if (mdl and p is None) else 0.0)
+    if w.rollup:
+        model_price = {m: price_for(m, table) if m else None for m in {r[1] for r in w.rollup}}
+        r_row = np.fromiter((r[0] for r in w.rollup), np.int64, len(w.rollup))
+        r_in = np.fromiter((r[2] for r in w.rollup), np.float64, len(w.rollup))
+        r_out = np.fromiter((r[3] for r in w.rollup), np.float64, len(w.rollup))
+        p_in, p_out = (np.fromiter(((model_price[r[1]] or (0.0, 0.0))[j] for r in w.rollup), np.float64, len(w.rollup)) for j in (0, 1))
+        unp = np.fromiter((bool(r[1]) and model_price[r[1]] is None for r in w.rollup), bool, len(w.rollup))
+        np.add.at(rolled, r_row, np.column_stack([r_in, r_out, (r_in * p_in + r_out * p_out) / 1e6, np.where(unp, r_in + r_out, 0.0)]))
 
     # groups: (kind, target)
     gkeys: dict[tuple[str, str], int] = {}
