@@ -44,8 +44,8 @@ class WindowSummary:
     slow_row: np.ndarray
     slow_ms: np.ndarray
     slow_tid: np.ndarray
-    errors: list[list[Any]]     # [row, error_type, count, latest_start_ns, latest_trace_id]
-    rollup: list[list[Any]]     # [row, model, input tokens, output tokens]
+    errors: list[list[Any]]     # [row, error_type, count, latest_start_ns, latest_trace_id], one per key and type (row: one of the key's)
+    rollup: list[list[Any]]     # [row, model, input tokens, output tokens], one per key and model (row: one of the key's)
     data_start_ns: int
     data_end_ns: int
     raw_spans: int              # spans read raw (edges, not yet summarised)
@@ -121,7 +121,8 @@ def _combine(chunks: list[Chunk], service: str | None, raw_spans: int, summary_r
     keys: dict[tuple, int] = {}
     parts: dict[str, list[np.ndarray]] = {n: [] for n in ("key_of", "minute", "stats", "bin_row", "bin", "bin_count", "sample_row", "sample_ms", "sample_weight",
                                                            "root_row", "root_ms", "root_tid", "root_weight", "slow_row", "slow_ms", "slow_tid")}
-    errors, rollup = [], []
+    errors_by: dict[tuple[int, str], list[Any]] = {}
+    rollup_by: dict[tuple[int, Any], list[Any]] = {}
     offset = 0
     starts, ends = [], []
     seen: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # per key list (shared by rows of the same keys): its mask and key indices
@@ -159,9 +160,31 @@ def _combine(chunks: list[Chunk], service: str | None, raw_spans: int, summary_r
                 parts[f"{prefix}_weight"].append(weight[ok])
             if prefix in ("root", "slow"):
                 parts[f"{prefix}_tid"].append(getattr(c, f"{prefix}_tid")[ok])
-        where = remap.tolist()
-        errors += [[where[e[0]], *e[1:]] for e in c.errors if where[e[0]] >= 0]
-        rollup += [[where[r[0]], *r[1:]] for r in c.rollup if where[r[0]] >= 0]
+        # errors and roll-up summed per key (they are read per key: a row of the key stands for it)
+        where, glob = remap.tolist(), np.full(k, -1, np.int64)
+        glob[mine] = key_of
+        glob_of = glob.tolist()
+        for e in c.errors:
+            g = glob_of[e[0]]
+            if g < 0:
+                continue
+            cur = errors_by.get((g, e[1]))
+            if cur is None:
+                errors_by[(g, e[1])] = [where[e[0]], e[1], e[2], e[3], e[4]]
+            else:
+                cur[2] += e[2]
+                if e[3] > cur[3]:
+                    cur[3], cur[4] = e[3], e[4]
+        for r in c.rollup:
+            g = glob_of[r[0]]
+            if g < 0:
+                continue
+            cur = rollup_by.get((g, r[1]))
+            if cur is None:
+                rollup_by[(g, r[1])] = [where[r[0]], r[1], r[2], r[3]]
+            else:
+                cur[2] += r[2]
+                cur[3] += r[3]
         offset += n_mine
         if c.spans:
             starts.append(c.min_start_ns)
@@ -177,5 +200,5 @@ def _combine(chunks: list[Chunk], service: str | None, raw_spans: int, summary_r
         cat("sample_row", np.int64), cat("sample_ms", np.float64), cat("sample_weight", np.float64),
         cat("root_row", np.int64), cat("root_ms", np.float64), cat("root_tid", "S32"), cat("root_weight", np.float64),
         cat("slow_row", np.int64), cat("slow_ms", np.float64), cat("slow_tid", "S32"),
-        errors, rollup, min(starts, default=0), max(ends, default=0), raw_spans, summary_rows,
+        list(errors_by.values()), list(rollup_by.values()), min(starts, default=0), max(ends, default=0), raw_spans, summary_rows,
     )
