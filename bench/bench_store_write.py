@@ -71,6 +71,7 @@ def main() -> None:
     ap.add_argument("--before", default="f8aae86", help="git revision of the code before summaries")
     ap.add_argument("--spans", type=int, default=50_000)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--out", default="store_write.json", help="result file name under bench/results")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         archive = Path(d) / "before.tar"
@@ -86,13 +87,13 @@ def main() -> None:
             print(f"round {r + 1}: before {before[-1]:.2f} us/span, now {now[-1]:.2f} us/span", flush=True)
     result = {
         "what": "CPU (all threads) per span of LocalSpanExporter.export in 512-span batches + close, SDK spans of 5-span agent runs, "
-                "before (no summaries) and now (spans + per-minute summaries), alternating subprocesses",
+                "before (the package at before_revision; f8aae86: no summaries) and now, alternating subprocesses",
         "before_revision": args.before, "spans": args.spans, "rounds": args.rounds,
         "before_us_per_span": round(statistics.median(before), 3), "now_us_per_span": round(statistics.median(now), 3),
         "now_over_before": round(statistics.median(now) / statistics.median(before), 3),
         "load_average_1m": round(os.getloadavg()[0], 2), "all_rounds": {"before": [round(v, 2) for v in before], "now": [round(v, 2) for v in now]},
     }
-    (ROOT / "bench" / "results" / "store_write.json").write_text(json.dumps(result, indent=2))
+    (ROOT / "bench" / "results" / args.out).write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
 
 

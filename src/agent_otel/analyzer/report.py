@@ -145,11 +145,12 @@ def explain_bottlenecks(source: Source, frame: SpanFrame, progress: Progress) ->
     total_ms = 0.0
     slow_out = []
     chosen = slowest + sample
+    fetched = source.traces([frame.trace_id[i] for i in chosen]) if hasattr(source, "traces") else {}  # one query where the source can
     for n, i in enumerate(chosen):
         if n % 50 == 0:
             progress(f"critical paths {n}/{len(chosen)}")
         trace_id = frame.trace_id[i]
-        path = critical_path(source.trace(trace_id))
+        path = critical_path(fetched[trace_id] if trace_id in fetched else source.trace(trace_id))
         for span, own_ms in path:
             totals[(span.kind, span.target)] += own_ms
             total_ms += own_ms

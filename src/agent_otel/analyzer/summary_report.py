@@ -25,7 +25,7 @@ from agent_otel.analyzer import stats
 from agent_otel.analyzer.pricing import load_prices, price_for, price_source
 from agent_otel.analyzer.sources.base import SourceError, SpanFrame
 from agent_otel.analyzer.sources.summaries import WindowSummary
-from agent_otel.localstore.summaries import COUNT, ERRORS, IN_TOK, MAX, MIN, OUT_TOK, SUM, TOKEN_SPANS, quantiles, value_of, weighted_pick
+from agent_otel.localstore.summaries import COUNT, ERRORS, IN_TOK, MAX, MIN, OUT_TOK, SUM, TOKEN_SPANS, dense, dense_quantiles, quantiles, value_of, weighted_pick
 
 SUMMARY_SPANS = 5_000  # windows holding more spans than this are reported from summaries ("auto")
 QS = tuple(p / 100 for p in stats.PERCENTILES)
@@ -97,11 +97,12 @@ def names_of(gkeys: dict[tuple[str, str], int]) -> list[tuple[str, str]]:
     return list(gkeys)
 
 
-def _histograms(group: np.ndarray, values: np.ndarray, counts: np.ndarray, ng: int, lo: np.ndarray, hi: np.ndarray,
+def _histograms(matrix: np.ndarray, bmin: int, ng: int, lo: np.ndarray, hi: np.ndarray,
                 baseline: raw.Baseline | None, names: list[tuple[str, str]], n_bins: int = 24) -> list[dict[str, Any] | None]:
-    """`report.latency_histogram` of every group from the sketches in one pass: each sketch
-    bin's count goes to the report bin holding its value (sketch bins are 1 % wide)."""
-    total = np.bincount(group, weights=counts, minlength=ng) if group.size else np.zeros(ng)
+    """`report.latency_histogram` of every group from its merged sketch (`matrix`, as
+    `summaries.dense` gives it): each sketch bin's count goes to the report bin holding its value
+    (sketch bins are 1 % wide), in one pass over the (groups x sketch bins) matrix."""
+    total = matrix.sum(axis=1) if matrix.size else np.zeros(ng)
     low, high = lo.copy(), hi.copy()
     bases: list[np.ndarray | None] = []
     for g in range(ng):
@@ -116,9 +117,15 @@ def _histograms(group: np.ndarray, values: np.ndarray, counts: np.ndarray, ng: i
     a, b = np.where(flat, a - 0.05, a), np.where(flat, b + 0.05, b)
     edges = 10.0 ** (a[:, None] + (b - a)[:, None] * _STEPS[n_bins][None, :])
     edges[:, 0], edges[:, -1] = np.minimum(edges[:, 0], low), np.maximum(edges[:, -1], high)
-    v = np.clip(values, lo[group], hi[group]) if group.size else values
-    idx = np.clip(np.floor((np.log10(np.maximum(v, 1e-12)) - a[group]) / (b - a)[group] * n_bins), 0, n_bins - 1).astype(np.int64) if group.size else group
-    current = np.bincount(group * n_bins + idx, weights=counts, minlength=ng * n_bins).reshape(ng, n_bins) if group.size else np.zeros((ng, n_bins))
+    if matrix.size:
+        values = value_of(np.arange(matrix.shape[1]) + bmin)
+        with np.errstate(invalid="ignore"):  # empty groups: inf bounds
+            v = np.clip(values[None, :], lo[:, None], hi[:, None])
+            idx = np.floor((np.log10(np.maximum(v, 1e-12)) - a[:, None]) / (b - a)[:, None] * n_bins)
+        idx = np.clip(np.nan_to_num(idx), 0, n_bins - 1).astype(np.int64)
+        current = np.bincount((np.arange(ng)[:, None] * n_bins + idx).ravel(), weights=matrix.ravel(), minlength=ng * n_bins).reshape(ng, n_bins)
+    else:
+        current = np.zeros((ng, n_bins))
     out: list[dict[str, Any] | None] = []
     for g in range(ng):
         if total[g] < 2 or hi[g] <= 0:
@@ -128,28 +135,6 @@ def _histograms(group: np.ndarray, values: np.ndarray, counts: np.ndarray, ng: i
         if bases[g] is not None:
             h["baseline_counts"] = np.histogram(bases[g], bins=edges[g])[0].tolist()
         out.append(h)
-    return out
-
-
-def _histogram(values: np.ndarray, counts: np.ndarray, lo: float, hi: float, base: np.ndarray | None, n_bins: int = 24) -> dict[str, Any] | None:
-    """`report.latency_histogram` from a sketch: each sketch bin's count goes to the report bin
-    holding its value (`values`: the sketch bins' values; they are 1 % wide, report bins ~ 1/24 of the range)."""
-    if counts.sum() < 2 or hi <= 0:
-        return None
-    values = np.clip(values, lo, hi)
-    base_pos = base[base > 0] if base is not None and base.size else np.zeros(0)
-    low = min(lo, base_pos.min()) if base_pos.size else lo
-    high = max(hi, base_pos.max()) if base_pos.size else hi
-    low = max(low, 1e-9)
-    a, b = np.log10(low), np.log10(high)
-    if b - a < 1e-6:
-        a, b = a - 0.05, b + 0.05
-    edges = 10.0 ** (a + (b - a) * _STEPS[n_bins])
-    edges[0], edges[-1] = min(edges[0], low), max(edges[-1], high)
-    current = np.bincount(np.clip(np.searchsorted(edges, values, side="right") - 1, 0, n_bins - 1), weights=counts, minlength=n_bins)
-    out = {"edges_ms": np.round(edges, 4).tolist(), "counts": np.rint(current).astype(int).tolist(), "baseline_counts": None}
-    if base_pos.size:
-        out["baseline_counts"] = np.histogram(base, bins=edges)[0].tolist()
     return out
 
 
@@ -183,9 +168,14 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
 
     # roll-up of tokens to agent rows
     rolled = np.zeros((st.shape[0], 4))
-    for row, mdl, i, o in w.rollup:
-        p = price_for(mdl, table) if mdl else None
-        rolled[row] += (i, o, (i * p[0] + o * p[1]) / 1e6 if p else 0.0, (i + o) if (mdl and p is None) else 0.0)
+    if w.rollup:
+        model_price = {m: price_for(m, table) if m else None for m in {r[1] for r in w.rollup}}
+        r_row = np.fromiter((r[0] for r in w.rollup), np.int64, len(w.rollup))
+        r_in = np.fromiter((r[2] for r in w.rollup), np.float64, len(w.rollup))
+        r_out = np.fromiter((r[3] for r in w.rollup), np.float64, len(w.rollup))
+        p_in, p_out = (np.fromiter(((model_price[r[1]] or (0.0, 0.0))[j] for r in w.rollup), np.float64, len(w.rollup)) for j in (0, 1))
+        unp = np.fromiter((bool(r[1]) and model_price[r[1]] is None for r in w.rollup), bool, len(w.rollup))
+        np.add.at(rolled, r_row, np.column_stack([r_in, r_out, (r_in * p_in + r_out * p_out) / 1e6, np.where(unp, r_in + r_out, 0.0)]))
 
     # groups: (kind, target)
     gkeys: dict[tuple[str, str], int] = {}
@@ -196,13 +186,14 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
     mins = _extreme(row_group, ng, st[:, MIN], np.minimum, np.inf)
     maxs = _extreme(row_group, ng, st[:, MAX], np.maximum, -np.inf)
     progress("merging sketches")
-    q = quantiles(row_group[w.bin_row], w.bin, w.bin_count, ng, QS, mins, maxs) if ng else np.zeros((0, len(QS)))
+    matrix, bmin = dense(row_group[w.bin_row], w.bin, w.bin_count, ng)
+    q = dense_quantiles(matrix, bmin, QS, mins, maxs) if ng else np.zeros((0, len(QS)))
     samples = _pick(row_group[w.sample_row], w.sample_weight, max(raw.BASELINE_SAMPLES, stats.MAX_TEST_SAMPLES), rng, row=w.sample_row)
     g_in, g_out, g_cost, g_unp, g_tokspans = (_by(row_group, ng, v) for v in (st[:, IN_TOK], st[:, OUT_TOK], row_cost, row_unpriced_tok, st[:, TOKEN_SPANS]))
     g_rolled = np.column_stack([_by(row_group, ng, rolled[:, j]) for j in range(4)]) if ng else np.zeros((0, 4))
     groups = []
     names = list(gkeys)
-    hists = _histograms(row_group[w.bin_row], value_of(w.bin), w.bin_count, ng, mins, maxs, baseline, names_of(gkeys))
+    hists = _histograms(matrix, bmin, ng, mins, maxs, baseline, names_of(gkeys))
     for g in sorted(range(ng), key=lambda g: -total[g]):
         kind, name = names[g]
         n = int(cnt[g])
@@ -242,6 +233,8 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
             "memory_rss_bytes": stats.compare_level(res.memory_rss_bytes, baseline.resources.get("memory_rss_bytes"), thresholds.resource_pct),
         }
     is_root = np.array([bool(k[4]) for k in keys], dtype=bool)[w.key_of] if keys else np.zeros(0, bool)
+    root_entry = np.flatnonzero(is_root[w.bin_row])  # sketch entries of root spans: services' and the timeseries' trace latency
+    root_bins = (w.bin_row[root_entry], w.bin[root_entry], w.bin_count[root_entry])
     total_spans = int(st[:, COUNT].sum())
     total_errors = int(round(st[:, ERRORS].sum()))
     total_cost = float(row_cost.sum())
@@ -257,9 +250,9 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
             "input_tokens": int(st[:, IN_TOK].sum()), "output_tokens": int(st[:, OUT_TOK].sum()), "cost_usd": round(total_cost, 6),
             "unpriced_models": unpriced, "unpriced_tokens": int(row_unpriced_tok.sum()), "price_source": price_source(table),
         },
-        "services": _services(w, keys, is_root, row_cost, row_unpriced_tok, data_s),
+        "services": _services(w, keys, is_root, row_cost, row_unpriced_tok, data_s, root_bins),
         "groups": groups, "bottlenecks": bottlenecks, "slowest_traces": slowest, "errors": errors, "resources": resources,
-        "timeseries": _timeseries(w, is_root, row_cost, data_start, data_end),
+        "timeseries": _timeseries(w, is_root, row_cost, data_start, data_end, root_bins),
         "traces": traces,
         "recommendations": raw.recommend(groups, bottlenecks, total_cost),
         "figures_from": {"summaries": w.summary_rows, "raw_spans": w.raw_spans},
@@ -272,7 +265,8 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
     return raw.Report.from_dict(data)
 
 
-def _services(w: WindowSummary, keys: list[tuple], is_root: np.ndarray, row_cost: np.ndarray, row_unp: np.ndarray, window_s: float) -> list[dict[str, Any]]:
+def _services(w: WindowSummary, keys: list[tuple], is_root: np.ndarray, row_cost: np.ndarray, row_unp: np.ndarray, window_s: float,
+              root_bins: tuple[np.ndarray, np.ndarray, np.ndarray]) -> list[dict[str, Any]]:
     skeys: dict[str, int] = {}
     key_svc = np.fromiter((skeys.setdefault(str(k[0]), len(skeys)) for k in keys), np.int64, len(keys))
     row_svc = key_svc[w.key_of]
@@ -284,8 +278,7 @@ def _services(w: WindowSummary, keys: list[tuple], is_root: np.ndarray, row_cost
     traces, rsum = _by(rsvc, ns, st[root_rows, COUNT]), _by(rsvc, ns, st[root_rows, SUM])
     rmin = _extreme(rsvc, ns, st[root_rows, MIN], np.minimum, np.inf)
     rmax = _extreme(rsvc, ns, st[root_rows, MAX], np.maximum, -np.inf)
-    entry_is_root = is_root[w.bin_row]
-    q = quantiles(row_svc[w.bin_row][entry_is_root], w.bin[entry_is_root], w.bin_count[entry_is_root], ns, QS, rmin, rmax)
+    q = quantiles(row_svc[root_bins[0]], root_bins[1], root_bins[2], ns, QS, rmin, rmax)
     out = []
     for name, s in sorted(skeys.items()):
         out.append({
@@ -303,7 +296,12 @@ def _bottlenecks(source: Any, w: WindowSummary, keys: list[tuple], rng: np.rando
     chosen: dict[bytes, tuple[float, int]] = {}
     for i in np.argsort(-w.slow_ms)[: raw.SLOWEST_TRACES]:
         chosen[bytes(w.slow_tid[i])] = (float(w.slow_ms[i]), int(w.slow_row[i]))
-    picked = weighted_pick(np.zeros(w.root_row.size, np.int64), w.root_weight, raw.PATH_SAMPLE + raw.SLOWEST_TRACES, rng)
+    k = raw.PATH_SAMPLE + raw.SLOWEST_TRACES
+    if w.root_row.size > k:  # weighted sample without replacement (Efraimidis-Spirakis keys), top k by partition, not a full sort
+        prio = np.log(rng.random(w.root_row.size)) / np.maximum(w.root_weight, 1e-12)
+        picked = np.argpartition(-prio, k)[:k]
+    else:
+        picked = np.arange(w.root_row.size)
     for i in picked:
         chosen.setdefault(bytes(w.root_tid[i]), (float(w.root_ms[i]), int(w.root_row[i])))
     if not chosen:
@@ -330,7 +328,8 @@ def _errors(source: Any, w: WindowSummary, keys: list[tuple], start_ns: int, end
             for (k, n, e), v in top]
 
 
-def _timeseries(w: WindowSummary, is_root: np.ndarray, row_cost: np.ndarray, lo: int, hi: int) -> dict[str, Any]:
+def _timeseries(w: WindowSummary, is_root: np.ndarray, row_cost: np.ndarray, lo: int, hi: int,
+                root_bins: tuple[np.ndarray, np.ndarray, np.ndarray]) -> dict[str, Any]:
     """`report._timeseries` at the summaries' resolution: buckets are whole minutes (up to 30
     buckets; a window of few minutes has as many buckets as minutes)."""
     minutes = np.unique(w.minute)
@@ -346,8 +345,7 @@ def _timeseries(w: WindowSummary, is_root: np.ndarray, row_cost: np.ndarray, lo:
     roots = _by(which[is_root], buckets, st[is_root, COUNT])
     rmin = _extreme(which[is_root], buckets, st[is_root, MIN], np.minimum, np.inf)
     rmax = _extreme(which[is_root], buckets, st[is_root, MAX], np.maximum, -np.inf)
-    entry_root = is_root[w.bin_row]
-    q = quantiles(which[w.bin_row][entry_root], w.bin[entry_root], w.bin_count[entry_root], buckets, (0.5, 0.95, 0.99), rmin, rmax)
+    q = quantiles(which[root_bins[0]], root_bins[1], root_bins[2], buckets, (0.5, 0.95, 0.99), rmin, rmax)
     pct = {p: [None if not roots[b] else round(float(q[b, j]), 3) for b in range(buckets)] for j, p in enumerate(("p50", "p95", "p99"))}
     return {
         "bucket_start_ns": edges, "bucket_seconds": round(bucket_s, 3),

@@ -93,27 +93,57 @@ class Chunk:
     min_start_ns: int = 0
     max_start_ns: int = 0
     max_end_ns: int = 0
+    columns: dict[str, Any] | None = None  # the spans as columns (written to `span_columns`; not part of `encode`)
 
     ARRAYS = ("stats", "bin_key", "bin", "bin_count", "sample_key", "sample_ms", "root_key", "root_ms", "root_tid", "slow_key", "slow_ms", "slow_tid")
 
     def encode(self) -> bytes:
-        arrays = [np.ascontiguousarray(getattr(self, n)) for n in self.ARRAYS]
-        header = json.dumps({"keys": self.keys, "errors": self.errors, "rollup": self.rollup,
+        """Arrays in their smallest lossless integer type (a minute of 500 keys holds ~100k sketch
+        bins: reading a window is mostly reading these); keys as their own JSON part, which a
+        reader parses once for every row holding the same keys (`decode`'s `keys_cache`)."""
+        arrays = [_compact(np.ascontiguousarray(getattr(self, n))) for n in self.ARRAYS]
+        header = json.dumps({"errors": self.errors, "rollup": self.rollup,
                              "arrays": [[a.dtype.str, list(a.shape)] for a in arrays]}, separators=(",", ":")).encode()
-        return struct.pack("<I", len(header)) + header + b"".join(a.tobytes() for a in arrays)
+        keys = json.dumps(self.keys, separators=(",", ":")).encode()
+        return struct.pack("<III", 0, len(header), len(keys)) + header + keys + b"".join(a.tobytes() for a in arrays)
 
     @classmethod
-    def decode(cls, blob: bytes, interval_ns: int, spans: int, min_start: int, max_start: int, max_end: int) -> Chunk:
+    def decode(cls, blob: bytes, interval_ns: int, spans: int, min_start: int, max_start: int, max_end: int,
+               keys_cache: dict[bytes, list[Key]] | None = None) -> Chunk:
         (n,) = struct.unpack_from("<I", blob)
-        head = json.loads(blob[4 : 4 + n])
-        offset, arrays = 4 + n, {}
+        if n == 0:  # header, keys, arrays
+            _, n, nkeys = struct.unpack_from("<III", blob)
+            head = json.loads(blob[12 : 12 + n])
+            raw_keys = bytes(blob[12 + n : 12 + n + nkeys])
+            keys = keys_cache.get(raw_keys) if keys_cache is not None else None
+            if keys is None:
+                keys = [tuple(k) for k in json.loads(raw_keys)]
+                if keys_cache is not None:
+                    keys_cache[raw_keys] = keys
+            offset = 12 + n + nkeys
+        else:  # written before keys had their own part: keys in the header
+            head = json.loads(blob[4 : 4 + n])
+            keys, offset = [tuple(k) for k in head["keys"]], 4 + n
+        arrays = {}
         for name, (dtype, shape) in zip(cls.ARRAYS, head["arrays"]):
             dt = np.dtype(dtype)
             size = int(np.prod(shape)) * dt.itemsize
             arrays[name] = np.frombuffer(blob, dt, int(np.prod(shape)), offset).reshape(shape)
             offset += size
-        return cls(interval_ns, [tuple(k) for k in head["keys"]], errors=head["errors"], rollup=head["rollup"],
+        return cls(interval_ns, keys, errors=head["errors"], rollup=head["rollup"],
                    spans=spans, min_start_ns=min_start, max_start_ns=max_start, max_end_ns=max_end, **arrays)
+
+
+def _compact(a: np.ndarray) -> np.ndarray:
+    """`a` in the smallest integer type holding its values (integers only)."""
+    if a.dtype.kind != "i" or a.size == 0:
+        return a
+    lo, hi = int(a.min()), int(a.max())
+    for dt in (np.int16, np.int32):
+        info = np.iinfo(dt)
+        if info.min <= lo and hi <= info.max:
+            return a.astype(dt) if a.dtype.itemsize > np.dtype(dt).itemsize else a
+    return a
 
 
 def first_per_group(group: np.ndarray, order_keys: tuple[np.ndarray, ...], cap: int) -> np.ndarray:
@@ -172,10 +202,29 @@ def _chunk(iv: int, idx: np.ndarray | None, tid, pid, svc, kind, target, start_a
     n = len(dur)
     keys: dict[Key, int] = {}
     kidx = np.fromiter((keys.setdefault(k, len(keys)) for k in zip(svc, kind, target, model, (p is None for p in pid))), np.int32, n)
-    nk = len(keys)
     d = np.fromiter(dur, np.float64, n)
     e = np.fromiter(err, np.float64, n)
-    it, ot = _floats(tuple(itok)), _floats(tuple(otok))
+    is_root = np.fromiter((p is None for p in pid), bool, n)
+    tid_pos = np.flatnonzero(is_root | (e != 0)).astype(np.int32)
+    etypes: dict[str, int] = {}
+    codes = np.full(n, -1, np.int16)
+    for i in np.flatnonzero(e).tolist():
+        codes[i] = etypes.setdefault(etype[i] or "error", len(etypes))
+    chunk = chunk_of_arrays(iv, list(keys), kidx, d, e, _floats(tuple(itok)), _floats(tuple(otok)), start_a, int(end_a.max()),
+                            tid_pos, np.array([tid[i] for i in tid_pos.tolist()], dtype="S32"), codes, list(etypes), rng)
+    return chunk
+
+
+def chunk_of_arrays(iv: int, keys: list[Key], kidx: np.ndarray, d: np.ndarray, e: np.ndarray, it: np.ndarray, ot: np.ndarray,
+                    start_a: np.ndarray, max_end: int, tid_pos: np.ndarray, tids: np.ndarray, codes: np.ndarray, etypes: list[str],
+                    rng: np.random.Generator) -> Chunk:
+    """A chunk of spans given as columns: key index, duration, error flag, tokens (NaN: none), start;
+    trace ids of the roots and failing spans (`tids` at positions `tid_pos`, sorted), error types
+    as codes into `etypes` (-1: none). The chunk keeps the columns (`Chunk.columns`) for
+    `localstore.edge_columns`."""
+    n = d.size
+    nk = len(keys)
+    is_root = np.array([bool(k[4]) for k in keys], dtype=bool)[kidx] if n else np.zeros(0, bool)
     stats = np.empty((nk, len(STATS)))
     stats[:, COUNT] = np.bincount(kidx, minlength=nk)
     stats[:, ERRORS] = np.bincount(kidx, weights=e, minlength=nk)
@@ -191,37 +240,62 @@ def _chunk(iv: int, idx: np.ndarray | None, tid, pid, svc, kind, target, start_a
     uniq, counts = np.unique(code, return_counts=True)
     # a chunk covering part of its minute keeps that part of the minute's samples (at least 4 per
     # key): the minute's chunks together hold about SAMPLES_PER_KEY per key before they are merged
-    cap = max(4, math.ceil(SAMPLES_PER_KEY * min(1.0, (int(start_a.max()) - int(start_a.min())) / INTERVAL_NS + 1 / 60)))
-    sample = weighted_pick(kidx, np.ones(n), cap, rng)
-    roots = np.flatnonzero(np.fromiter((p is None for p in pid), bool, n))
-    root_sample = roots[weighted_pick(kidx[roots], np.ones(roots.size), cap, rng)]
+    cap = max(4, math.ceil(SAMPLES_PER_KEY * min(1.0, (int(start_a.max()) - int(start_a.min())) / INTERVAL_NS + 1 / 60))) if n else 4
+    sample = _uniform(kidx, stats[:, COUNT], cap, rng)
+    roots = np.flatnonzero(is_root)
+    root_sample = roots[_uniform(kidx[roots], np.bincount(kidx[roots], minlength=nk), cap, rng)]
     slow = roots[first_per_group(kidx[roots], (-d[roots],), SLOWEST_PER_KEY)]
-    tids = {int(i): tid[i] for i in np.union1d(root_sample, slow)}
-    errors: dict[tuple[int, str], list[Any]] = {}
-    for i in np.flatnonzero(e):
-        k = (int(kidx[i]), etype[i] or "error")
+
+    def tid_at(positions: np.ndarray) -> np.ndarray:
+        return tids[np.searchsorted(tid_pos, positions)] if positions.size else np.zeros(0, "S32")
+
+    errors: dict[tuple[int, int], list[Any]] = {}
+    failing = np.flatnonzero(e)
+    failing_tid = tid_at(failing).tolist()
+    for i, t in zip(failing.tolist(), failing_tid):
+        k = (int(kidx[i]), int(codes[i]))
         cur = errors.get(k)
         if cur is None:
-            errors[k] = [k[0], k[1], 1, int(start_a[i]), tid[i]]
+            errors[k] = [k[0], etypes[k[1]] if k[1] >= 0 else "error", 1, int(start_a[i]), t.decode()]
         else:
             cur[2] += 1
             if start_a[i] >= cur[3]:
-                cur[3], cur[4] = int(start_a[i]), tid[i]
-    return Chunk(
+                cur[3], cur[4] = int(start_a[i]), t.decode()
+    chunk = Chunk(
         iv, list(keys), stats,
         (uniq >> 32).astype(np.int32), (uniq & 0xFFFFFFFF).astype(np.uint32).astype(np.int32), counts.astype(np.int64),
-        kidx[sample], d[sample], kidx[root_sample], d[root_sample], np.array([tids[i] for i in root_sample.tolist()], dtype="S32"),
-        kidx[slow], d[slow], np.array([tids[i] for i in slow.tolist()], dtype="S32"),
-        errors=list(errors.values()), spans=n, min_start_ns=int(start_a.min()), max_start_ns=int(start_a.max()), max_end_ns=int(end_a.max()),
+        kidx[sample], d[sample], kidx[root_sample], d[root_sample], tid_at(root_sample),
+        kidx[slow], d[slow], tid_at(slow),
+        errors=list(errors.values()), spans=n, min_start_ns=int(start_a.min()) if n else 0, max_start_ns=int(start_a.max()) if n else 0,
+        max_end_ns=max_end if n else 0,
     )
+    chunk.columns = {"key": kidx.astype(np.int32), "dur": d, "err": e.astype(np.int8), "etype": codes.astype(np.int16), "itok": it, "otok": ot,
+                     "start": start_a.astype(np.int64), "tid_pos": tid_pos.astype(np.int32), "tid": tids.astype("S32"), "etypes": etypes}
+    return chunk
+
+
+def _uniform(group: np.ndarray, per_group: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
+    """Up to `cap` items per group, a uniform sample: items of a big group are first thinned at
+    random to about 2 x `cap` (cheap), then picked as `weighted_pick` does."""
+    if group.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    keep = np.flatnonzero(rng.random(group.size) < (2.0 * cap / np.maximum(per_group, 1))[group])
+    return keep[weighted_pick(group[keep], np.ones(keep.size), cap, rng)]
 
 
 def merge(chunks: list[Chunk], rng: np.random.Generator, *, samples_per_key: int = SAMPLES_PER_KEY) -> Chunk:
     """One chunk holding what `chunks` hold (same minute or not: `interval_ns` is the first one's).
     Samples are re-drawn in proportion to the spans each stands for, so they stay uniform."""
-    keys: dict[Key, int] = {}
-    remaps = [np.fromiter((keys.setdefault(k, len(keys)) for k in c.keys), np.int32, len(c.keys)) for c in chunks]
-    nk = len(keys)
+    found: dict[Key, int] = {}
+    remaps = [np.fromiter((found.setdefault(k, len(found)) for k in c.keys), np.int32, len(c.keys)) for c in chunks]
+    nk = len(found)
+    # keys in one canonical order, so minutes of the same agents carry the same key list (parsed once by a reader)
+    listed = list(found)
+    order = sorted(range(nk), key=lambda i: tuple("" if v is None else str(v) for v in listed[i]))
+    rank = np.empty(nk, np.int32)
+    rank[order] = np.arange(nk, dtype=np.int32)
+    remaps = [rank[m] for m in remaps]
+    keys = {listed[i]: j for j, i in enumerate(order)}
     stats = np.zeros((nk, len(STATS)))
     stats[:, MIN], stats[:, MAX] = np.inf, -np.inf
     for c, m in zip(chunks, remaps):
@@ -281,7 +355,10 @@ def sample_weights(chunks: list[Chunk], column: str, stat: int) -> np.ndarray:
 
 def empty_chunk(interval_ns: int) -> Chunk:
     z32, zf, zs = np.zeros(0, np.int32), np.zeros(0), np.zeros(0, "S32")
-    return Chunk(interval_ns, [], np.zeros((0, len(STATS))), z32, z32, np.zeros(0, np.int64), z32, zf, z32, zf, zs, z32, zf, zs)
+    chunk = Chunk(interval_ns, [], np.zeros((0, len(STATS))), z32, z32, np.zeros(0, np.int64), z32, zf, z32, zf, zs, z32, zf, zs)
+    chunk.columns = {"key": z32, "dur": zf, "err": np.zeros(0, np.int8), "etype": np.zeros(0, np.int16), "itok": zf, "otok": zf,
+                     "start": np.zeros(0, np.int64), "tid_pos": z32, "tid": zs, "etypes": []}
+    return chunk
 
 
 class TokenRollup:
@@ -290,16 +367,16 @@ class TokenRollup:
 
     def __init__(self) -> None:
         self._pending: collections.OrderedDict[tuple[str, str], list[list[Any]]] = collections.OrderedDict()
-        self._agents: collections.OrderedDict[tuple[str, str], tuple[int, Key]] = collections.OrderedDict()
+        self._agents: collections.OrderedDict[tuple[str, str], tuple[int, Key, int]] = collections.OrderedDict()
         self._previous: dict[tuple[str, str], tuple[Any, ...]] = {}
 
-    def __call__(self, rows: list[tuple[Any, ...]]) -> dict[int, list[tuple[Key, str | None, float, float]]]:
+    def __call__(self, rows: list[tuple[Any, ...]]) -> dict[int, list[tuple[Key, str | None, float, float, int]]]:
         """Tokens charged to the nearest ancestor agent span, as `agent_rollup` does on a whole
         window: walked within the batch, and across batches through subtotals that wait for a
         parent not yet written (children end, and are exported, before their parents)."""
         index = {(r[0], r[1]): r for r in rows}
         previous = self._previous
-        credits: dict[int, list[tuple[Key, str | None, float, float]]] = collections.defaultdict(list)
+        credits: dict[int, list[tuple[Key, str | None, float, float, int]]] = collections.defaultdict(list)  # ..., agent span's start
 
         def key_of(r: tuple[Any, ...]) -> Key:
             return (r[3], r[5], r[6], r[12], r[2] is None)
@@ -307,7 +384,7 @@ class TokenRollup:
         def route(r: tuple[Any, ...], model: str | None, i: float, o: float) -> None:
             for _ in range(256):
                 if r[5] == KIND_AGENT:
-                    credits[r[7] - r[7] % INTERVAL_NS].append((key_of(r), model, i, o))
+                    credits[r[7] - r[7] % INTERVAL_NS].append((key_of(r), model, i, o, r[7]))
                     return
                 parent = r[2]
                 if parent is None:
@@ -316,7 +393,7 @@ class TokenRollup:
                 if nxt is None:
                     known = self._agents.get((r[0], parent))
                     if known is not None:  # the agent was written in an earlier batch
-                        credits[known[0]].append((known[1], model, i, o))
+                        credits[known[0]].append((known[1], model, i, o, known[2]))
                     else:
                         self._pending.setdefault((r[0], parent), []).append([model, i, o])
                         while len(self._pending) > PENDING_LIMIT:
@@ -334,7 +411,7 @@ class TokenRollup:
                     route(r, model, i, o)
         for r in rows:
             if r[5] == KIND_AGENT:
-                self._agents[(r[0], r[1])] = (r[7] - r[7] % INTERVAL_NS, key_of(r))
+                self._agents[(r[0], r[1])] = (r[7] - r[7] % INTERVAL_NS, key_of(r), r[7])
         while len(self._agents) > AGENTS_KNOWN:
             self._agents.popitem(last=False)
         self._previous = index
@@ -356,7 +433,9 @@ class Summarizer:
         self._rows: list[tuple[Any, ...]] = []
         self._ranges: list[list[int]] = []   # rowid ranges of the buffered rows
         self._since = 0.0
-        conn.executescript(SCHEMA)
+        from agent_otel.localstore import edge_columns  # it builds on this module
+
+        conn.executescript(SCHEMA + edge_columns.SCHEMA)
 
     def add(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
         """`rows` were just inserted (same transaction, one executemany: consecutive rowids)."""
@@ -398,6 +477,9 @@ class Summarizer:
             "INSERT INTO span_summaries (interval_ns, compacted, spans, min_start_ns, max_start_ns, max_end_ns, figures) VALUES (?, 0, ?, ?, ?, ?, ?)",
             [(iv, c.spans, c.min_start_ns, c.max_start_ns, c.max_end_ns, c.encode()) for iv, c in chunks.items()],
         )
+        from agent_otel.localstore import edge_columns
+
+        edge_columns.write(conn, chunks)
         newest = max(chunks)
         if newest > self._latest_interval:
             if self._latest_interval >= 0:
@@ -424,7 +506,8 @@ def summarise(rows: list[tuple[Any, ...]], rng: np.random.Generator, rollup: Tok
             chunk = chunks[iv] = empty_chunk(iv)
         index = {k: i for i, k in enumerate(chunk.keys)}
         summed: dict[tuple[int, str | None], list[Any]] = {}
-        for key, mdl, i, o in keys_credits:
+        per_agent = []  # per agent span, with its start (edge_columns: a window cutting the minute)
+        for key, mdl, i, o, at in keys_credits:
             if key not in index:  # an agent seen in an earlier batch: its key joins with zero figures
                 index[key] = len(chunk.keys)
                 chunk.keys.append(key)
@@ -432,7 +515,10 @@ def summarise(rows: list[tuple[Any, ...]], rng: np.random.Generator, rollup: Tok
             cur = summed.setdefault((index[key], mdl), [index[key], mdl, 0, 0])
             cur[2] += i
             cur[3] += o
+            per_agent.append((index[key], mdl, i, o, at))
         chunk.rollup.extend(summed.values())
+        if chunk.columns is not None:
+            chunk.columns["credits"] = per_agent
     return chunks
 
 
@@ -458,6 +544,9 @@ def prune(conn: sqlite3.Connection, cutoff_ns: int) -> None:
         conn.execute("DELETE FROM span_summaries WHERE interval_ns + ? <= ?", (INTERVAL_NS, cutoff_ns))
     except sqlite3.OperationalError:  # a store that never kept summaries
         return
+    from agent_otel.localstore import edge_columns
+
+    edge_columns.prune(conn, cutoff_ns)
     (oldest,) = conn.execute("SELECT MIN(rowid) FROM spans").fetchone()
     if oldest is None:
         conn.execute("DELETE FROM summary_coverage")
@@ -465,20 +554,33 @@ def prune(conn: sqlite3.Connection, cutoff_ns: int) -> None:
         conn.execute("DELETE FROM summary_coverage WHERE hi < ?", (oldest,))
 
 
+def dense(group: np.ndarray, bins: np.ndarray, counts: np.ndarray, n_groups: int) -> tuple[np.ndarray, int]:
+    """The merged sketch of each group as a dense (n_groups, width) matrix of counts per sketch key,
+    and the key of column 0: one bincount over the entries, whatever number of rows they came from."""
+    if group.size == 0:
+        return np.zeros((n_groups, 0)), 0
+    bmin = int(bins.min())
+    width = int(bins.max()) - bmin + 1
+    flat = group.astype(np.int64) * width + (bins - bmin)
+    return np.bincount(flat, weights=counts, minlength=n_groups * width).reshape(n_groups, width), bmin
+
+
 def quantiles(group: np.ndarray, bins: np.ndarray, counts: np.ndarray, n_groups: int, qs: tuple[float, ...],
               lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """(n_groups, len(qs)) percentiles as numpy's default (linear between order statistics) would
     give them, each order statistic read off the merged sketch (so within RELATIVE_ACCURACY),
     clamped to the exact min `lo` and max `hi` of each group. NaN for an empty group."""
-    out = np.full((n_groups, len(qs)), np.nan)
-    if group.size == 0:
+    return dense_quantiles(*dense(group, bins, counts, n_groups), qs, lo, hi)
+
+
+def dense_quantiles(matrix: np.ndarray, bmin: int, qs: tuple[float, ...], lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """`quantiles` of sketches given as `dense` gives them."""
+    out = np.full((matrix.shape[0], len(qs)), np.nan)
+    if matrix.size == 0:
         return out
-    bmin = int(bins.min())
-    width = int(bins.max()) - bmin + 1
-    dense = np.bincount(group.astype(np.int64) * width + (bins - bmin), weights=counts, minlength=n_groups * width).reshape(n_groups, width)
-    cum = np.cumsum(dense, axis=1)
+    cum = np.cumsum(matrix, axis=1)
     total = cum[:, -1]
-    values = value_of(np.arange(width) + bmin)
+    values = value_of(np.arange(matrix.shape[1]) + bmin)
     ok = total > 0
     for j, q in enumerate(qs):
         rank = q * (total - 1)

@@ -66,6 +66,19 @@ class LocalSource:
         ).fetchall()
         return [TraceSpan(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in rows]
 
+    def traces(self, trace_ids: list[str]) -> dict[str, list[TraceSpan]]:
+        """The spans of several traces in one indexed query (the report's critical-path sample)."""
+        out: dict[str, list[TraceSpan]] = {}
+        ids = list(dict.fromkeys(trace_ids))
+        for lo in range(0, len(ids), 500):  # within SQLite's bound-parameter limit
+            part = ids[lo : lo + 500]
+            rows = self._conn.execute(
+                "SELECT trace_id, span_id, parent_id, name, kind, target, start_ns, end_ns, error FROM spans "
+                f"WHERE trace_id IN ({','.join('?' * len(part))})", part).fetchall()
+            for r in rows:
+                out.setdefault(r[0], []).append(TraceSpan(r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8])))
+        return out
+
     def trace_detail(self, trace_id: str) -> TraceDetail:
         """Every span of the trace with attributes and events, and its log lines."""
         rows = self._conn.execute(

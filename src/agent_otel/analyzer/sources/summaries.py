@@ -1,9 +1,10 @@
 """A window of the local store read from its per-minute summaries (localstore.summaries).
 
 Minutes lying wholly inside the window are read from their summary rows; the spans of a minute
-cut by the window's edge, and spans no summary covers yet (the last second's, or a dead writer's
-buffer), are read raw and summarised on the fly the same way, so every span of the window counts
-exactly once. The result keeps one row per (minute, key) so figures can be grouped by key, by
+cut by the window's edge from that minute's span columns (localstore.edge_columns: raw only for a
+store written before they existed); spans no summary covers yet (the last second's, or a dead
+writer's buffer) are read raw and summarised on the fly the same way, so every span of the window
+counts exactly once. The result keeps one row per (minute, key) so figures can be grouped by key, by
 service or by time.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from agent_otel.localstore import edge_columns
 from agent_otel.localstore.exporters import SPAN_COLUMNS
 from agent_otel.localstore.summaries import INTERVAL_NS, Chunk, TokenRollup, summarise
 
@@ -42,8 +44,8 @@ class WindowSummary:
     slow_row: np.ndarray
     slow_ms: np.ndarray
     slow_tid: np.ndarray
-    errors: list[list[Any]]     # [row, error_type, count, latest_start_ns, latest_trace_id]
-    rollup: list[list[Any]]     # [row, model, input tokens, output tokens]
+    errors: list[list[Any]]     # [row, error_type, count, latest_start_ns, latest_trace_id], one per key and type (row: one of the key's)
+    rollup: list[list[Any]]     # [row, model, input tokens, output tokens], one per key and model (row: one of the key's)
     data_start_ns: int
     data_end_ns: int
     raw_spans: int              # spans read raw (edges, not yet summarised)
@@ -88,15 +90,23 @@ def load(conn: sqlite3.Connection, start_ns: int, end_ns: int, service: str | No
     except sqlite3.OperationalError:  # a store written before summaries existed
         return None
     inside: dict[int, bool] = {}
-    for iv, _, lo, hi, _, _ in rows:
+    spans_of: dict[int, int] = {}
+    for iv, n, lo, hi, _, _ in rows:
         inside[iv] = inside.get(iv, True) and lo >= start_ns and hi < end_ns
+        spans_of[iv] = spans_of.get(iv, 0) + n
     partial = sorted(iv for iv, ok in inside.items() if not ok)
-    chunks = [Chunk.decode(f, iv, n, lo, hi, e) for iv, n, lo, hi, e, f in rows if inside[iv]]
+    keys_cache: dict[bytes, list] = {}  # minutes of the same agents share one parsed key list
+    chunks = [Chunk.decode(f, iv, n, lo, hi, e, keys_cache) for iv, n, lo, hi, e, f in rows if inside[iv]]
     raw: list[tuple] = []
-    for iv in partial:  # a minute the window cuts: its spans inside the window, raw
-        raw += conn.execute(f"SELECT {RAW_COLUMNS} FROM spans WHERE start_ns >= ? AND start_ns < ?",
-                            (max(start_ns, iv), min(end_ns, iv + INTERVAL_NS))).fetchall()
-    cut = set(partial)
+    cut = set()
+    for iv in partial:  # a minute the window cuts: its spans inside the window, from their columns (else raw)
+        lo, hi = max(start_ns, iv), min(end_ns, iv + INTERVAL_NS)
+        edge = edge_columns.edge_chunk(conn, iv, lo, hi, spans_of[iv], rng)
+        if edge is not None:
+            chunks.append(edge)
+            continue
+        raw += conn.execute(f"SELECT {RAW_COLUMNS} FROM spans WHERE start_ns >= ? AND start_ns < ?", (lo, hi)).fetchall()
+        cut.add(iv)
     for lo, hi in gaps:  # spans no summary holds yet
         for r in conn.execute(f"SELECT {RAW_COLUMNS} FROM spans WHERE rowid BETWEEN ? AND ? AND start_ns >= ? AND start_ns < ?", (lo, hi, start_ns, end_ns)):
             if r[7] - r[7] % INTERVAL_NS not in cut:
@@ -111,27 +121,34 @@ def _combine(chunks: list[Chunk], service: str | None, raw_spans: int, summary_r
     keys: dict[tuple, int] = {}
     parts: dict[str, list[np.ndarray]] = {n: [] for n in ("key_of", "minute", "stats", "bin_row", "bin", "bin_count", "sample_row", "sample_ms", "sample_weight",
                                                            "root_row", "root_ms", "root_tid", "root_weight", "slow_row", "slow_ms", "slow_tid")}
-    errors, rollup = [], []
+    errors_by: dict[tuple[int, str], list[Any]] = {}
+    rollup_by: dict[tuple[int, Any], list[Any]] = {}
     offset = 0
     starts, ends = [], []
+    seen: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # per key list (shared by rows of the same keys): its mask and key indices
     for c in chunks:
         k = len(c.keys)
-        if service is not None:
-            mine = np.array([key[0] == service for key in c.keys], dtype=bool)
-        else:
-            mine = np.ones(k, dtype=bool)
-        if not mine.any():
+        if id(c.keys) not in seen:
+            if service is not None:
+                mask = np.array([key[0] == service for key in c.keys], dtype=bool)
+            else:
+                mask = np.ones(k, dtype=bool)
+            seen[id(c.keys)] = (mask, np.fromiter((keys.setdefault(tuple(key), len(keys)) for key, m in zip(c.keys, mask) if m), np.int64))
+        mine, key_of = seen[id(c.keys)]
+        n_mine = key_of.size
+        if n_mine == 0:
             continue
+        everything = n_mine == k  # no service filter on this row: its entries are taken whole, unmasked
         remap = np.full(k, -1, dtype=np.int64)
-        remap[mine] = offset + np.arange(int(mine.sum()))
-        parts["key_of"].append(np.fromiter((keys.setdefault(tuple(key), len(keys)) for key, m in zip(c.keys, mine) if m), np.int64))
-        parts["minute"].append(np.full(int(mine.sum()), c.interval_ns, dtype=np.int64))
-        parts["stats"].append(c.stats[mine])
+        remap[mine] = offset + np.arange(n_mine)
+        parts["key_of"].append(key_of)
+        parts["minute"].append(np.full(n_mine, c.interval_ns, dtype=np.int64))
+        parts["stats"].append(c.stats if everything else c.stats[mine])
         per_key = c.stats[:, 0]
         for prefix, key_col in (("bin", "bin_key"), ("sample", "sample_key"), ("root", "root_key"), ("slow", "slow_key")):
-            rows = remap[getattr(c, key_col)]
-            ok = rows >= 0
-            parts[f"{prefix}_row"].append(rows[ok])
+            kk = getattr(c, key_col)
+            ok: Any = slice(None) if everything else remap[kk] >= 0
+            parts[f"{prefix}_row"].append(kk.astype(np.int64) + offset if everything else remap[kk][ok])
             if prefix == "bin":
                 parts["bin"].append(c.bin[ok])
                 parts["bin_count"].append(c.bin_count[ok])
@@ -139,17 +156,39 @@ def _combine(chunks: list[Chunk], service: str | None, raw_spans: int, summary_r
             ms = getattr(c, f"{prefix}_ms")
             parts[f"{prefix}_ms"].append(ms[ok])
             if prefix in ("sample", "root"):
-                kk = getattr(c, key_col)
                 weight = per_key[kk] / np.maximum(np.bincount(kk, minlength=k)[kk], 1)
                 parts[f"{prefix}_weight"].append(weight[ok])
             if prefix in ("root", "slow"):
                 parts[f"{prefix}_tid"].append(getattr(c, f"{prefix}_tid")[ok])
-        errors += [[int(remap[e[0]]), *e[1:]] for e in c.errors if remap[e[0]] >= 0]
-        rollup += [[int(remap[r[0]]), *r[1:]] for r in c.rollup if remap[r[0]] >= 0]
+        # errors and roll-up summed per key (they are read per key: a row of the key stands for it)
+        where, glob = remap.tolist(), np.full(k, -1, np.int64)
+        glob[mine] = key_of
+        glob_of = glob.tolist()
+        for e in c.errors:
+            g = glob_of[e[0]]
+            if g < 0:
+                continue
+            cur = errors_by.get((g, e[1]))
+            if cur is None:
+                errors_by[(g, e[1])] = [where[e[0]], e[1], e[2], e[3], e[4]]
+            else:
+                cur[2] += e[2]
+                if e[3] > cur[3]:
+                    cur[3], cur[4] = e[3], e[4]
+        for r in c.rollup:
+            g = glob_of[r[0]]
+            if g < 0:
+                continue
+            cur = rollup_by.get((g, r[1]))
+            if cur is None:
+                rollup_by[(g, r[1])] = [where[r[0]], r[1], r[2], r[3]]
+            else:
+                cur[2] += r[2]
+                cur[3] += r[3]
+        offset += n_mine
         if c.spans:
             starts.append(c.min_start_ns)
             ends.append(c.max_end_ns)
-        offset += int(mine.sum())
 
     def cat(name: str, dtype: Any) -> np.ndarray:
         return np.concatenate(parts[name]) if parts[name] else np.zeros(0, dtype=dtype)
@@ -161,5 +200,5 @@ def _combine(chunks: list[Chunk], service: str | None, raw_spans: int, summary_r
         cat("sample_row", np.int64), cat("sample_ms", np.float64), cat("sample_weight", np.float64),
         cat("root_row", np.int64), cat("root_ms", np.float64), cat("root_tid", "S32"), cat("root_weight", np.float64),
         cat("slow_row", np.int64), cat("slow_ms", np.float64), cat("slow_tid", "S32"),
-        errors, rollup, min(starts, default=0), max(ends, default=0), raw_spans, summary_rows,
+        list(errors_by.values()), list(rollup_by.values()), min(starts, default=0), max(ends, default=0), raw_spans, summary_rows,
     )
