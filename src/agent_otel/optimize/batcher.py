@@ -15,12 +15,15 @@ seconds per request of grouped runs are compared with those of single runs, and 
 no cheaper per request the batcher stops grouping and lets up to `max_parallel_runs` single runs
 overlap, like plain concurrent calls (re-checking now and then).
 
-Runs happen in the batcher's own runner threads (started on demand, fed through a
-`queue.SimpleQueue`, answering with one `call_soon_threadsafe`), so the event loop is never
-blocked and a lone caller pays less than the usual `loop.run_in_executor` call: measured here,
-~35-60 µs per hand-off against ~80-140 µs. (Running a lone request inline on the event loop was
-measured too and rejected: it blocks every other coroutine for the run, and on a busy machine a
-thread that never sleeps gets preempted more — 224 runs/s inline against 407/s through a thread.)
+Runs go to a thread pool (`concurrent.futures`, shared by all batchers) and answer the loop with
+one `call_soon_threadsafe` (no task or chained future per run; a cancelled caller cannot cancel
+the others' run), so the event loop is never blocked. A request that finds the batcher idle right
+after a lone run (nobody came during it) starts at once, without the collecting turn: one caller
+pays no more loop turns than a plain `run_in_executor` call. Two alternatives were measured on a
+busy 2-core machine and rejected: running a lone request inline on the event loop (it blocks every
+other coroutine for the run, and a thread that never sleeps is preempted more: 224 runs/s against
+407/s through the executor) and one dedicated runner thread per batcher fed by a `SimpleQueue`
+(0.6-0.75x the pool's throughput for one caller).
 Each caller gets its own slice of the outputs, or its batch's exception.
 
 Hand-written because no maintained library batches onnxruntime calls for asyncio callers
@@ -31,14 +34,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import functools
 import os
-import queue
-import threading
 import time
-import weakref
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -114,72 +115,10 @@ class BatchPolicy:
             self.grouped_s_per_request = per if g is None else (1 - self.alpha) * g + self.alpha * per
 
 
-_Job = tuple[Any, dict[str, np.ndarray], asyncio.AbstractEventLoop, Callable[..., None]]
-
-
-def _serve(jobs: queue.SimpleQueue[_Job | None]) -> None:
-    """A runner thread: run each job's feed and hand outputs (or the error) and the run's seconds
-    back to its loop; stop at None. Holds no reference to the batcher between jobs."""
-    while (job := jobs.get()) is not None:
-        session, feed, loop, done = job
-        t0 = time.perf_counter()
-        try:
-            outputs, error = session.run(None, feed), None
-        except BaseException as exc:  # noqa: BLE001 - handed to the batch's callers
-            outputs, error = None, exc
-        try:
-            loop.call_soon_threadsafe(done, outputs, error, time.perf_counter() - t0)
-        except RuntimeError:  # the loop closed meanwhile: nobody is left to answer
-            pass
-        del job, session, feed, loop, done, outputs, error
-
-
-class _Runners:
-    """The batcher's runner threads, each fed by its own `SimpleQueue`, started on demand.
-
-    Runs go to the free threads in turn rather than to one busy thread: on a shared machine a
-    thread that has slept a while is preempted less once it runs (measured here: 1 thread 202
-    runs/s, 2 in turn 388/s, 6 in turn 442/s — the default executor, which also spreads calls
-    over its threads, 477/s)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._queues: list[queue.SimpleQueue[_Job | None]] = []
-        self._busy: list[bool] = []
-        self._next = 0
-        weakref.finalize(self, _stop, self._queues)
-
-    def claim(self) -> int:
-        """The next free thread, in turn, started if need be (the caller keeps runs <= size)."""
-        for _ in range(self.size):
-            i, self._next = self._next, (self._next + 1) % self.size
-            if i >= len(self._queues):
-                i = len(self._queues)
-                q: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-                threading.Thread(target=_serve, args=(q,), name=f"agent-otel-batcher-{i}", daemon=True).start()
-                self._queues.append(q)
-                self._busy.append(False)
-            if not self._busy[i]:
-                self._busy[i] = True
-                return i
-        raise RuntimeError("DynamicBatcher: every runner thread is busy")  # a bug: runs are bounded by size
-
-    def put(self, i: int, job: _Job) -> None:
-        self._queues[i].put(job)
-
-    def done(self, i: int) -> None:
-        self._busy[i] = False
-
-    def stop(self) -> None:
-        _stop(self._queues)
-        self._busy.clear()
-        self._next = 0
-
-
-def _stop(queues: list[queue.SimpleQueue[_Job | None]]) -> None:
-    for q in queues:
-        q.put(None)
-    queues.clear()
+@functools.cache
+def _pool() -> concurrent.futures.ThreadPoolExecutor:
+    """The runner threads every batcher shares (sized like asyncio's default executor)."""
+    return concurrent.futures.ThreadPoolExecutor(max_workers=min(32, (os.cpu_count() or 1) + 4), thread_name_prefix="agent-otel-batcher")
 
 
 class DynamicBatcher:
@@ -200,9 +139,9 @@ class DynamicBatcher:
         self._shapes = {name: list(i.shape[1:]) for name, i in self._inputs.items()}
         self._queue: collections.deque[_Request] = collections.deque()
         self._collecting = False  # a run starts at the end of this loop turn, with whoever joined
+        self._lone = False        # the last run held one request and nobody came meanwhile: start the next at once
         self._running = 0
         self._drained: asyncio.Future[None] | None = None
-        self._runners = _Runners(max(self.policy.batch_runners, self.policy.max_parallel_runs))
         self._batch_size = instrument("agent_otel.batcher.batch_size")
         self._queue_time = instrument("agent_otel.batcher.queue_time")
 
@@ -224,8 +163,8 @@ class DynamicBatcher:
         request = _Request(self._validate(feed), loop.create_future())
         self._queue.append(request)
         if not self._collecting:
-            if self._running:
-                self._dispatch(loop)  # starts a run only for a full batch (or a single one when grouping does not pay)
+            if self._running or self._lone:
+                self._dispatch(loop)  # busy: a run starts only for a full batch (or a single one when grouping does not pay)
             else:  # idle: start at the end of this turn, with every caller ready in it
                 self._collecting = True
                 loop.call_soon(self._collected, loop)
@@ -260,14 +199,25 @@ class DynamicBatcher:
             else:
                 feed = {name: np.stack([r.feed[name] for r in batch]) for name in self._names}
             self._running += 1
-            runner = self._runners.claim()
-            self._runners.put(runner, (self.session, feed, loop, functools.partial(self._finish, loop, batch, runner)))
+            _pool().submit(self._run, loop, batch, feed)
 
-    def _finish(self, loop: asyncio.AbstractEventLoop, batch: list[_Request], runner: int, outputs: list[np.ndarray] | None,
-                error: BaseException | None, seconds: float) -> None:
+    def _run(self, loop: asyncio.AbstractEventLoop, batch: list[_Request], feed: dict[str, np.ndarray]) -> None:
+        """In a pool thread: run, then answer on the loop with one `call_soon_threadsafe`."""
+        t0 = time.perf_counter()
+        try:
+            outputs, error = self.session.run(None, feed), None
+        except BaseException as exc:  # noqa: BLE001 - handed to the callers of this batch
+            outputs, error = None, exc
+        try:
+            loop.call_soon_threadsafe(self._finish, loop, batch, outputs, error, time.perf_counter() - t0)
+        except RuntimeError:  # the loop closed meanwhile: nobody is left to answer
+            pass
+
+    def _finish(self, loop: asyncio.AbstractEventLoop, batch: list[_Request], outputs: list[np.ndarray] | None, error: BaseException | None,
+                seconds: float) -> None:
         """On the loop: each caller of the batch gets its slice of the outputs, or the run's error."""
         self._running -= 1
-        self._runners.done(runner)
+        self._lone = len(batch) == 1 and not self._queue  # nobody came during a run of one: the next request need not wait for company
         if error is not None:
             if not isinstance(error, Exception):
                 error = RuntimeError(f"DynamicBatcher: the session run ended with {error!r}")
@@ -285,8 +235,8 @@ class DynamicBatcher:
             self._drained.set_result(None)
 
     async def close(self) -> None:
-        """Wait for the runs in progress and stop the runner threads; requests still queued fail
-        with a clear error. The batcher stays usable (threads start again on demand)."""
+        """Wait for the runs in progress; requests still queued fail with a clear error. The
+        batcher stays usable."""
         while self._queue:
             r = self._queue.popleft()
             if not r.future.done():
@@ -294,4 +244,3 @@ class DynamicBatcher:
         while self._running:
             self._drained = asyncio.get_running_loop().create_future()
             await self._drained
-        self._runners.stop()
