@@ -64,7 +64,7 @@ class BatchPolicy:
     """
 
     max_batch_size: int = 32
-    batch_runners: int = 2          # overlapping runs while grouping (a second one only for a full batch)
+    batch_runners: int = 2          # overlapping runs while grouping (one fills while one runs)
     max_parallel_runs: int = 8      # overlapping single runs when grouping does not pay
     pay_ratio: float = 0.9
     recheck_every: int = 64         # runs between re-trials of grouping once it was judged not to pay
@@ -87,15 +87,16 @@ class BatchPolicy:
     def take(self, queued: int, running: int, smallest_running: int = 0) -> int:
         """How many of `queued` requests to start as one run now (0: leave them queued).
 
-        While grouping pays, an idle batcher starts at once whatever is queued; with a run in
-        progress, another starts only for a full batch: a second partial run would only compete
-        for the cores the running one's intra-op threads use, while waiting for it to end costs
-        at most one run's time and fills the next batch. (`smallest_running` is accepted for
-        compatibility and no longer used.)"""
+        `smallest_running`: requests in the smallest run in progress. While grouping pays, an
+        idle batcher starts at once whatever is queued; with a run in progress, another starts
+        only once as many requests wait as that run holds (or a full batch): a second small run
+        would mostly compete for the cores the first one's intra-op threads use, while waiting
+        for it to end costs at most one run's time and fills the next batch; callers that drift
+        apart (one request each, never meeting) still run side by side, like plain calls."""
         if queued <= 0 or running >= self.runners():
             return 0
         if self.grouping_pays:
-            if running and queued < self.max_batch_size:
+            if running and queued < min(smallest_running, self.max_batch_size):
                 return 0
             return min(queued, self.max_batch_size)
         self._since_trial += 1
@@ -141,6 +142,7 @@ class DynamicBatcher:
         self._collecting = False  # a run starts at the end of this loop turn, with whoever joined
         self._lone = False        # the last run held one request and nobody came meanwhile: start the next at once
         self._running = 0
+        self._sizes: list[int] = []  # requests in each run in progress
         self._drained: asyncio.Future[None] | None = None
         self._batch_size = instrument("agent_otel.batcher.batch_size")
         self._queue_time = instrument("agent_otel.batcher.queue_time")
@@ -186,7 +188,7 @@ class DynamicBatcher:
     def _dispatch(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start runs while the policy has free runners for what is queued. A run belongs to no
         caller's task, so a cancelled caller cannot cancel the others' run."""
-        while n := self.policy.take(len(self._queue), self._running):
+        while n := self.policy.take(len(self._queue), self._running, min(self._sizes, default=0)):
             batch = self._take(n)
             if not batch:
                 continue
@@ -199,6 +201,7 @@ class DynamicBatcher:
             else:
                 feed = {name: np.stack([r.feed[name] for r in batch]) for name in self._names}
             self._running += 1
+            self._sizes.append(len(batch))
             _pool().submit(self._run, loop, batch, feed)
 
     def _run(self, loop: asyncio.AbstractEventLoop, batch: list[_Request], feed: dict[str, np.ndarray]) -> None:
@@ -217,6 +220,7 @@ class DynamicBatcher:
                 seconds: float) -> None:
         """On the loop: each caller of the batch gets its slice of the outputs, or the run's error."""
         self._running -= 1
+        self._sizes.remove(len(batch))
         self._lone = len(batch) == 1 and not self._queue  # nobody came during a run of one: the next request need not wait for company
         if error is not None:
             if not isinstance(error, Exception):
