@@ -8,12 +8,14 @@ No request is ever held for a timer. A request that finds the batcher idle start
 same loop turn — after the callers that are ready in that turn have joined it (one `call_soon`,
 microseconds). Requests arriving while a run is in progress queue, and the run's end starts the
 next one with everything queued: the wait adapts to the load (none when idle, at most one run
-when busy), and batches grow up to `max_batch_size` as callers do. A second run overlaps only for
-a full batch: the session's intra-op threads already use the cores, so two partial runs would
-only compete for them. Whether grouping pays is measured, not assumed (`BatchPolicy`): the
-seconds per request of grouped runs are compared with those of single runs, and when batches are
-no cheaper per request the batcher stops grouping and lets up to `max_parallel_runs` single runs
-overlap, like plain concurrent calls (re-checking now and then).
+when busy), and batches grow up to `max_batch_size` as callers do. A second run overlaps only
+once as many requests wait as the smallest run in progress holds: the session's intra-op threads
+already use the cores, so a small second run would mostly compete for them, yet callers that
+drift apart (one request each, never meeting) still run side by side like plain calls.
+Whether grouping pays is measured, not assumed (`BatchPolicy`): the seconds per request of
+grouped runs are compared with those of single runs, and when batches are no cheaper per request
+the batcher stops grouping and lets up to `max_parallel_runs` single runs overlap, like plain
+concurrent calls (re-checking now and then).
 
 Runs go to a thread pool (`concurrent.futures`, shared by all batchers) and answer the loop with
 one `call_soon_threadsafe` (no task or chained future per run; a cancelled caller cannot cancel
@@ -166,7 +168,7 @@ class DynamicBatcher:
         self._queue.append(request)
         if not self._collecting:
             if self._running or self._lone:
-                self._dispatch(loop)  # busy: a run starts only for a full batch (or a single one when grouping does not pay)
+                self._dispatch(loop)  # busy: a second run starts once as many wait as the smallest run holds
             else:  # idle: start at the end of this turn, with every caller ready in it
                 self._collecting = True
                 loop.call_soon(self._collected, loop)
@@ -222,6 +224,8 @@ class DynamicBatcher:
         self._running -= 1
         self._sizes.remove(len(batch))
         self._lone = len(batch) == 1 and not self._queue  # nobody came during a run of one: the next request need not wait for company
+        if error is None and any(np.ndim(o) == 0 or len(o) != len(batch) for o in outputs or ()):
+            error = ModelError(f"the model's outputs {[list(np.shape(o)) for o in outputs or ()]} have no batch dimension of {len(batch)}")
         if error is not None:
             if not isinstance(error, Exception):
                 error = RuntimeError(f"DynamicBatcher: the session run ended with {error!r}")

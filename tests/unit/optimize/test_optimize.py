@@ -312,3 +312,15 @@ async def test_batcher_close_waits_for_runs_and_fails_what_is_queued():
         await queued
     assert isinstance(await batcher.submit({"features": np.ones(4, np.float32)}), list)  # usable again after close
     await batcher.close()
+
+
+async def test_batcher_outputs_without_a_batch_dimension_fail_their_callers_instead_of_hanging():
+    class Flat(_Slow):
+        def run(self, names, feed):
+            return [np.zeros(3, np.float32)]  # one row whatever the batch: a model with a fixed output shape
+
+    batcher = DynamicBatcher(Flat(), max_batch_size=8)
+    results = await asyncio.wait_for(asyncio.gather(*(batcher.submit({"features": np.ones(4, np.float32)}) for _ in range(5)),
+                                                    return_exceptions=True), 5)
+    assert all(isinstance(r, ModelError) and "no batch dimension of 5" in str(r) for r in results)
+    await batcher.close()
