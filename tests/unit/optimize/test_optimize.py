@@ -202,7 +202,8 @@ def test_batch_policy_never_holds_a_request_while_a_runner_is_free():
     assert policy.take(queued=3, running=1, smallest_running=8) == 0
     assert policy.take(queued=8, running=1, smallest_running=8) == 8
     assert policy.take(queued=40, running=1, smallest_running=32) == 32
-    assert policy.take(queued=5, running=2, smallest_running=1) == 0  # ...and never more than batch_runners at once
+    assert policy.take(queued=1, running=1, smallest_running=1) == 1  # two lone callers run side by side, like plain calls
+    assert policy.take(queued=64, running=2, smallest_running=1) == 0  # ...and never more than batch_runners at once
 
 
 def test_batch_policy_stops_grouping_when_it_does_not_pay_and_rechecks():
@@ -224,18 +225,102 @@ def test_batch_policy_stops_grouping_when_it_does_not_pay_and_rechecks():
     assert policy.grouping_pays and policy.take(queued=20, running=0) == 20
 
 
-async def test_batcher_runs_a_lone_caller_at_once_and_groups_what_queues_behind_a_run(classifier):
+async def test_batcher_runs_a_lone_caller_at_once_and_groups_the_callers_of_one_turn(classifier):
     from agent_otel.optimize.batcher import DynamicBatcher as Batcher
 
     batcher = Batcher(classifier, max_batch_size=16)
     sizes: list[int] = []
     observe = batcher.policy.observe
     batcher.policy.observe = lambda n, s: (sizes.append(n), observe(n, s))  # type: ignore[method-assign]
-    x = np.ones(4, np.float32)
-    for _ in range(3):
-        await batcher.submit({"features": x})  # one caller at a time: each runs alone, nobody waits
+    rng = np.random.default_rng(1)
+    for _ in range(3):  # one caller at a time: each runs alone, nobody waits, same result as a direct run
+        x = rng.standard_normal(4).astype(np.float32)
+        got = await asyncio.wait_for(batcher.submit({"features": x}), 5)
+        np.testing.assert_allclose(got[0], classifier.run(None, {"features": x[None, :]})[0][0], rtol=1e-6)
     assert sizes == [1, 1, 1]
     sizes.clear()
+    x = np.ones(4, np.float32)
     await asyncio.gather(*(batcher.submit({"features": x}) for _ in range(17)))
-    assert sizes[0] == 1 and sum(sizes) == 17 and max(sizes) > 1  # the first runs at once; the others group behind it
+    # after lone runs the first of a burst starts at once, a second lone caller runs beside it, the others share the next run
+    assert sorted(sizes) == [1, 1, 15]
+    sizes.clear()
+    await asyncio.gather(*(batcher.submit({"features": x}) for _ in range(17)))
+    assert sizes == [16, 1]  # callers overlapped: those of one loop turn share a full batch, the 17th runs after it
+    await batcher.close()
+
+
+class _Slow:
+    """A session whose runs take `seconds` and fail for a batch holding a NaN (a bad row of one caller)."""
+
+    def __init__(self, seconds: float = 0.0) -> None:
+        self.seconds = seconds
+        self.inner = ort.InferenceSession(tiny_classifier_bytes(), providers=["CPUExecutionProvider"])
+
+    def get_inputs(self):
+        return self.inner.get_inputs()
+
+    def run(self, names, feed):
+        time.sleep(self.seconds)
+        if np.isnan(feed["features"]).any():
+            raise ValueError("NaN in features")
+        return self.inner.run(names, feed)
+
+
+async def test_batcher_run_error_reaches_the_callers_of_that_run_only():
+    batcher = DynamicBatcher(_Slow(0.05), max_batch_size=4)
+    bad = np.full(4, np.nan, np.float32)
+    first = [asyncio.ensure_future(batcher.submit({"features": v})) for v in (bad, np.ones(4, np.float32))]
+    await asyncio.sleep(0.01)  # the first run is in progress: these queue and form the next one
+    second = [asyncio.ensure_future(batcher.submit({"features": np.ones(4, np.float32)})) for _ in range(3)]
+    results = await asyncio.gather(*first, *second, return_exceptions=True)
+    assert all(isinstance(r, ValueError) and str(r) == "NaN in features" for r in results[:2])
+    assert all(isinstance(r, list) and r[0].shape == (3,) for r in results[2:])
+    await batcher.close()
+
+
+async def test_batcher_keeps_the_event_loop_free_and_a_cancelled_caller_cancels_nobody_else():
+    batcher = DynamicBatcher(_Slow(0.2), max_batch_size=8)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    tick = asyncio.ensure_future(ticker())
+    callers = [asyncio.ensure_future(batcher.submit({"features": np.ones(4, np.float32)})) for _ in range(3)]
+    await asyncio.sleep(0.05)
+    callers[0].cancel()
+    results = await asyncio.gather(*callers, return_exceptions=True)
+    tick.cancel()
+    assert isinstance(results[0], asyncio.CancelledError)
+    assert all(isinstance(r, list) for r in results[1:])
+    assert ticks >= 10  # the loop ran other coroutines during the 0.2 s run
+    await batcher.close()
+
+
+async def test_batcher_close_waits_for_runs_and_fails_what_is_queued():
+    batcher = DynamicBatcher(_Slow(0.2), max_batch_size=2)
+    running = [asyncio.ensure_future(batcher.submit({"features": np.ones(4, np.float32)})) for _ in range(2)]
+    await asyncio.sleep(0.05)  # a run of 2 is in progress; the next request queues behind it
+    queued = asyncio.ensure_future(batcher.submit({"features": np.ones(4, np.float32)}))
+    await asyncio.sleep(0)
+    await batcher.close()
+    assert all(r.done() and isinstance(r.result(), list) for r in running)  # close waited for the run in progress
+    with pytest.raises(RuntimeError, match="closed before this request ran"):
+        await queued
+    assert isinstance(await batcher.submit({"features": np.ones(4, np.float32)}), list)  # usable again after close
+    await batcher.close()
+
+
+async def test_batcher_outputs_without_a_batch_dimension_fail_their_callers_instead_of_hanging():
+    class Flat(_Slow):
+        def run(self, names, feed):
+            return [np.zeros(3, np.float32)]  # one row whatever the batch: a model with a fixed output shape
+
+    batcher = DynamicBatcher(Flat(), max_batch_size=8)
+    results = await asyncio.wait_for(asyncio.gather(*(batcher.submit({"features": np.ones(4, np.float32)}) for _ in range(5)),
+                                                    return_exceptions=True), 5)
+    assert all(isinstance(r, ModelError) and "no batch dimension of 5" in str(r) for r in results)
     await batcher.close()
