@@ -258,9 +258,11 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
         "figures_from": {"summaries": w.summary_rows, "raw_spans": w.raw_spans},
         "analysis_seconds": None,
     }
-    from agent_otel.analyzer import evaluations
+    from agent_otel.analyzer import conversations, evaluations
 
     evaluations.attach(data, *evaluations.summary(source, start_ns, end_ns, service), baseline, source, service)
+    # the window's latest conversations, each whole, found through the store's conversation_traces index (no span scan)
+    data["conversations"] = conversations.section(source, start_ns, end_ns, service, table, recent=200)
     data["analysis_seconds"] = round(time.perf_counter() - t0, 3)
     return raw.Report.from_dict(data)
 

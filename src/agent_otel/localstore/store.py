@@ -7,8 +7,10 @@ older than `retention` and spans beyond `max_spans` are deleted as new batches a
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import sqlite3
 import stat
 import threading
@@ -52,7 +54,41 @@ CREATE TABLE IF NOT EXISTS span_events (
     trace_id TEXT NOT NULL, span_id TEXT NOT NULL, ts_ns INTEGER NOT NULL, name TEXT, attributes TEXT
 );
 CREATE INDEX IF NOT EXISTS span_events_trace ON span_events(trace_id);
+CREATE TABLE IF NOT EXISTS conversation_traces (
+    conversation_id TEXT NOT NULL, trace_id TEXT NOT NULL, start_ns INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, trace_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS conversation_traces_start ON conversation_traces(start_ns);
 """
+
+
+_CONVERSATION = re.compile(r'"' + re.escape(semconv.GEN_AI_CONVERSATION_ID) + r'": ("(?:[^"\\]|\\.)*")')
+_START, _ATTRS = 7, -1  # span rows: start_ns is the 8th column, attributes JSON the last (exporters.SPAN_COLUMNS)
+
+
+def conversation_turns(rows: list[tuple[object, ...]]) -> list[tuple[str, str, int]]:
+    """(conversation id, trace id, first start) of the span rows that carry a conversation id: a
+    substring find per span, a regex match at that place, and each id's JSON decoded once per
+    batch (no JSON parse per span: about 0.1 µs for a span without one, 1.3 µs with)."""
+    prefix = f'"{semconv.GEN_AI_CONVERSATION_ID}": '
+    out: dict[tuple[str, str], int] = {}
+    decoded: dict[str, str] = {}
+    for r in rows:
+        attrs = r[_ATTRS]
+        at = attrs.find(prefix) if isinstance(attrs, str) else -1
+        if at < 0:
+            continue
+        m = _CONVERSATION.match(attrs, at)  # type: ignore[union-attr]
+        if m is None:
+            continue
+        raw = m.group(1)
+        cid = decoded.get(raw)
+        if cid is None:
+            cid = decoded[raw] = str(json.loads(raw))
+        k, start = (cid, str(r[0])), int(r[_START])  # type: ignore[call-overload]
+        if start < out.get(k, start + 1):
+            out[k] = start
+    return [(c, t, s) for (c, t), s in out.items()]
 
 
 def default_path() -> Path:
@@ -149,8 +185,10 @@ class Store:
             try:
                 for table, columns, rows in batches:
                     self._conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows)
-                    if table == "spans" and self._summaries is not None:
-                        self._summarise(rows)
+                    if table == "spans":
+                        self._note_conversations(rows)
+                        if self._summaries is not None:
+                            self._summarise(rows)
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -159,11 +197,19 @@ class Store:
             if self._batches % _PRUNE_EVERY == 1:
                 self._prune()
 
+    def _note_conversations(self, rows: list[tuple[object, ...]]) -> None:
+        """One (conversation, trace) row per turn, so a report over a big window lists its
+        conversations from this small table instead of scanning every span's attributes."""
+        seen = conversation_turns(rows)
+        if seen:
+            self._conn.executemany("INSERT OR IGNORE INTO conversation_traces VALUES (?, ?, ?)", seen)
+
     def _prune(self) -> None:
         cutoff = int((time.time() - self.retention_s) * 1e9)
         self._conn.execute("BEGIN IMMEDIATE")
         try:
-            for table, column in (("spans", "start_ns"), ("metric_points", "ts_ns"), ("logs", "ts_ns"), ("span_events", "ts_ns")):
+            for table, column in (("spans", "start_ns"), ("metric_points", "ts_ns"), ("logs", "ts_ns"), ("span_events", "ts_ns"),
+                                  ("conversation_traces", "start_ns")):
                 self._conn.execute(f"DELETE FROM {table} WHERE {column} < ?", (cutoff,))
             span_summaries.prune(self._conn, cutoff)
             (count,) = self._conn.execute("SELECT COUNT(*) FROM spans").fetchone()

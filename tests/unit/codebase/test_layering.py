@@ -116,7 +116,7 @@ def test_tables_are_only_queried_by_their_owner() -> None:
         for table in re.findall(r"CREATE TABLE(?: IF NOT EXISTS)?\s+(\w+)", path.read_text(), re.I):
             owners[table] = str(path.relative_to(ROOT))
     # The local store's data tables are its published format: the analyzer's local source reads them.
-    readers = {t: {"analyzer/sources/local.py"} for t in ("spans", "span_events", "logs", "metric_points")}
+    readers = {t: {"analyzer/sources/local.py"} for t in ("spans", "span_events", "logs", "metric_points", "conversation_traces")}
     # Its per-minute summaries (localstore/summaries.py) are read by the summaries reader, which also
     # reads the spans not summarised yet; the summariser reads the spans it summarises.
     readers["spans"] |= {"analyzer/sources/summaries.py", "localstore/summaries.py"}

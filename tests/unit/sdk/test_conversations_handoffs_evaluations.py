@@ -156,6 +156,14 @@ def test_report_groups_conversations_and_scores(store):  # type: ignore[no-untyp
     assert one["totals"]["traces"] == 1 and one["totals"]["evaluation"]["relevance"]["count"] == 1
 
 
+def test_big_window_summary_report_lists_the_same_conversations(store):  # type: ignore[no-untyped-def]
+    """A window big enough for per-minute summaries reads no raw window, yet lists every
+    conversation whole (turns, tokens, cost, errors), as the raw-span report does."""
+    raw, summarised = _report(store, summaries="never"), _report(store, summaries="always")
+    assert summarised["figures_from"]["summaries"] >= 1
+    assert summarised["conversations"] == raw["conversations"] and len(raw["conversations"]) == 2
+
+
 def test_critical_path_crosses_the_handoff(store):  # type: ignore[no-untyped-def]
     data = _report(store, conversation="conv-1")
     for slow in data["slowest_traces"]:

@@ -118,12 +118,22 @@ class LocalSource:
 
         return summaries.load(self._conn, start_ns, end_ns, service, rng)
 
-    def conversation_rows(self, key: str, start_ns: int, end_ns: int, service: str | None, conversation: str | None = None) -> list[tuple]:
+    def conversation_rows(self, key: str, start_ns: int, end_ns: int, service: str | None, conversation: str | None = None,
+                          recent: int | None = None, max_conversations: int = 50) -> list[tuple]:
         """(value of span attribute `key`, trace_id, start_ns, end_ns, error, model, input_tokens, output_tokens)
-        of the window's spans that carry `key` (the conversation id: analyzer/conversations.py); only the value `conversation` when given."""
+        of the window's spans that carry `key` (the conversation id: analyzer/conversations.py); only the value `conversation` when given.
+        recent (the summary report of a big window, which reads no raw window): the `max_conversations`
+        latest conversations of the window from the store's conversation_traces table, each read whole
+        through the trace index; `recent` is the stack source's knob and means nothing more here."""
         sql = (f"SELECT json_extract(attributes, '$.\"{key}\"'), trace_id, start_ns, end_ns, error, model, input_tokens, output_tokens "
                "FROM spans WHERE start_ns >= ? AND start_ns < ? AND attributes LIKE ?")
         args: list[Any] = [start_ns, end_ns, f'%"{key}"%']
+        if recent is not None and conversation is None:
+            turns = ("SELECT trace_id FROM conversation_traces WHERE start_ns >= ? AND start_ns < ? AND conversation_id IN "
+                     "(SELECT conversation_id FROM conversation_traces WHERE start_ns >= ? AND start_ns < ? "
+                     "GROUP BY conversation_id ORDER BY MAX(start_ns) DESC LIMIT ?)")
+            sql += f" AND trace_id IN ({turns})"
+            args += [start_ns, end_ns, start_ns, end_ns, max_conversations]
         if conversation is not None:
             sql += f" AND json_extract(attributes, '$.\"{key}\"') = ?"
             args.append(conversation)
