@@ -151,20 +151,26 @@ class Sessions:
         try:
             return await wrapped(*args, **kwargs)
         finally:
-            try:
-                started = getattr(instance, "_agent_otel_session", None)
-                if started is not None:
-                    instance._agent_otel_session = None
-                    t0, attrs = started
-                    point = {k: attrs[k] for k in SESSION_KEYS + CLIENT_ADDRESS_KEYS if attrs.get(k) is not None}
-                    version = getattr(instance, "protocol_version", None) or attrs.get(MCP_PROTOCOL_VERSION)
-                    if isinstance(version, str):
-                        point[MCP_PROTOCOL_VERSION] = version
-                    if isinstance(error, BaseException) and not isinstance(error, GeneratorExit) and not _is_cancellation(error):
-                        point[semconv.ERROR_TYPE] = error_type(error)
-                    self._histograms()[2].record(time.perf_counter() - t0, point)
-            except Exception as internal:  # noqa: BLE001
-                report_internal_error("mcp.session", internal)
+            started = getattr(instance, "_agent_otel_session", None)
+            if started is not None:
+                instance._agent_otel_session = None
+                t0, attrs = started
+                version = getattr(instance, "protocol_version", None) or attrs.get(MCP_PROTOCOL_VERSION)
+                self._record_session(2, t0, attrs, SESSION_KEYS + CLIENT_ADDRESS_KEYS, version, error)
+
+    def _record_session(self, which: int, t0: float, attrs: dict[str, Any], keys: tuple[str, ...], version: Any,
+                        error: Any) -> None:
+        """One point of mcp.client.session.duration (`which` 2) or mcp.server.session.duration (3):
+        `error.type` only when the session ended by an error that is not a cancellation."""
+        try:
+            point = {k: attrs[k] for k in keys if attrs.get(k) is not None}
+            if isinstance(version, str):
+                point.setdefault(MCP_PROTOCOL_VERSION, version)
+            if isinstance(error, BaseException) and not isinstance(error, GeneratorExit) and not _is_cancellation(error):
+                point[semconv.ERROR_TYPE] = error_type(error)
+            self._histograms()[which].record(time.perf_counter() - t0, point)
+        except Exception as internal:  # noqa: BLE001
+            report_internal_error("mcp.session", internal)
 
     # --- mcp 1.x: BaseSession.__aenter__ / __aexit__ (ClientSession and ServerSession alike) -----
 
@@ -188,20 +194,12 @@ class Sessions:
         try:
             return await wrapped(*args, **kwargs)
         finally:
-            try:
-                started = getattr(instance, "_agent_otel_session", None)
-                if started is not None:
-                    instance._agent_otel_session = None
-                    t0, attrs = started
-                    point = {k: attrs[k] for k in SESSION_KEYS if attrs.get(k) is not None}
-                    version = getattr(getattr(instance, "client_params", None), "protocolVersion", None)  # asked in initialize
-                    if isinstance(version, str):
-                        point.setdefault(MCP_PROTOCOL_VERSION, version)
-                    if isinstance(error, BaseException) and not isinstance(error, GeneratorExit) and not _is_cancellation(error):
-                        point[semconv.ERROR_TYPE] = error_type(error)
-                    self._histograms()[3].record(time.perf_counter() - t0, point)
-            except Exception as internal:  # noqa: BLE001
-                report_internal_error("mcp.session", internal)
+            started = getattr(instance, "_agent_otel_session", None)
+            if started is not None:
+                instance._agent_otel_session = None
+                t0, attrs = started
+                version = getattr(getattr(instance, "client_params", None), "protocolVersion", None)  # asked in initialize
+                self._record_session(3, t0, attrs, SESSION_KEYS, version, error)
 
     # --- server: JSONRPCDispatcher.run on the serving side -------------------------------------
 
@@ -225,13 +223,7 @@ class Sessions:
             error = exc
             raise
         finally:
-            try:
-                point = {k: attrs[k] for k in SESSION_KEYS if attrs.get(k) is not None}
-                if error is not None and not _is_cancellation(error):
-                    point[semconv.ERROR_TYPE] = error_type(error)
-                self._histograms()[3].record(time.perf_counter() - t0, point)
-            except Exception as internal:  # noqa: BLE001
-                report_internal_error("mcp.session", internal)
+            self._record_session(3, t0, attrs, SESSION_KEYS, None, error)
 
 
 def error_type(error: BaseException) -> str:
