@@ -278,13 +278,13 @@ def configure(
             span_batches = BatchSpanProcessor(span_exp, meter_provider=meter_provider,
                                               **sdk_env.batch_kwargs("OTEL_BSP", queue, EXPORT_TIMEOUT_S * 1000, freshness.SPAN_DELAY_MS))
             tracer_provider.add_span_processor(span_batches)
-            flushes.append(span_batches.force_flush)
+            flushes.append(freshness.export_now(span_batches))
         logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
         handler = None
         if log_exp is not None:
             log_batches = BatchLogRecordProcessor(log_exp, **sdk_env.batch_kwargs("OTEL_BLRP", queue, EXPORT_TIMEOUT_S * 1000, freshness.LOG_DELAY_MS))
             logger_provider.add_log_record_processor(log_batches)
-            flushes.append(log_batches.force_flush)
+            flushes.append(freshness.export_now(log_batches))
             handler = LoggingHandler(level=log_level or logging.NOTSET, logger_provider=logger_provider)
             logging.getLogger().addHandler(handler)
 
