@@ -55,10 +55,10 @@ def early_flush(tmp_path, env):
 
 def test_shipped_delays_are_short_and_the_sdk_variables_still_win():
     out, _ = probe({"OTEL_TRACES_EXPORTER": "console"})
-    assert out["bsp"] == [[2048, freshness.SPAN_DELAY_MS / 1000]] and out["interval"] == [freshness.METRIC_INTERVAL_MS]
+    assert out["bsp"] == [[8192, freshness.SPAN_DELAY_MS / 1000]] and out["interval"] == [freshness.METRIC_INTERVAL_MS]
     assert freshness.SPAN_DELAY_MS <= 100 and freshness.LOG_DELAY_MS <= 100 and freshness.METRIC_INTERVAL_MS <= 1000
     out, _ = probe({"OTEL_TRACES_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "5000", "OTEL_METRIC_EXPORT_INTERVAL": "10000"})
-    assert out["bsp"] == [[2048, 5.0]] and out["interval"] == [10000]
+    assert out["bsp"] == [[8192, 5.0]] and out["interval"] == [10000]
 
 
 def test_a_lone_call_and_a_finished_run_are_in_the_store_at_once_even_with_a_long_batch_delay(tmp_path):
