@@ -6,8 +6,8 @@ log line or metric in a backend. agent-otel ships shorter delays (docs/latency.m
 bench/bench_freshness.py):
 
 - spans and log records: a batch leaves every `SPAN_DELAY_MS` / `LOG_DELAY_MS`, or as soon as
-  512 are queued, as before (from ~5,000 spans/s on batches stay full-sized; at 2,000 spans/s the
-  smaller batches cost ~5-8 % more CPU per span, at 200 spans/s ~28 %: docs/latency.md);
+  512 are queued, as before (at 2,000 spans/s per process no more CPU per span than the SDK's
+  defaults; at 200 spans/s ~1.5x, each export being a ~1 ms gRPC call however small: docs/latency.md);
 - `EarlyFlusher` wakes its own thread to export what is queued at once (spans and logs) when
   an agent run's root span ends (no parent, or a remote one) and no other root ended in the last
   `min_gap_s`, or when any span ends and no other span ended in the last `min_gap_s` (a tool or
