@@ -5,18 +5,21 @@ kind (step, tool, agent, llm, inference); raw span and decorated call run interl
 providers, so each ratio comes from one run on one machine state:
 
   a. no MeterProvider (issue 15's figure): a TracerProvider with a BatchSpanProcessor into an
-     exporter that drops; wall time in the calling thread, sampled and not-sampled spans.
+     exporter that drops; wall time and CPU time of the calling thread (and CPU of all threads),
+     sampled and not-sampled spans.
   b. the providers `configure()` installs (issue 20's figure): its MeterProvider (periodic reader,
      SDK-internal processor metrics), its TracerProvider and BatchSpanProcessor, its redacting
      exporter wrappers, with the exporters replaced by ones that drop; wall time and CPU time of the
      calling thread, and CPU of all threads (`process_time`) over a chunk of calls plus what they
-     left to do: the metric drain, a metric collection + export, the span export. Raw and decorated
-     run in PAIRS_B pairs of CHUNK-call chunks, ABBA order; each ratio is the median of the per-pair
-     ratios (a pair runs within ~0.2 s, so the shared machine's load changes cancel out). The raw
+     left to do: the metric drain, a metric collection + export, the span export. The raw
      span records no metric; `hand_written_same_metrics` is a raw span plus the same histograms
      recorded by hand with `Histogram.record`.
 
-    BENCH_DECORATORS_N / _CHUNK / _PAIRS / _KINDS change the sizes and the kinds measured.
+In both, raw and decorated run in PAIRS_B pairs of CHUNK-call chunks, ABBA order, each chunk's
+leftovers flushed inside it; each ratio is the median of the per-pair ratios (a pair runs within
+~0.2 s, so the shared machine's load changes cancel out of it).
+
+    BENCH_DECORATORS_CHUNK / _CHUNK / _PAIRS / _KINDS change the sizes and the kinds measured.
 
     python bench/bench_decorators.py        # prints the ratios, writes bench/results/decorators.json
 """
@@ -34,11 +37,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-N = int(os.environ.get("BENCH_DECORATORS_N", "10000"))
-REPEATS = 5
-PAIRS = 3
-CHUNK = int(os.environ.get("BENCH_DECORATORS_CHUNK", "2000"))  # setup b: calls per chunk
-PAIRS_B = int(os.environ.get("BENCH_DECORATORS_PAIRS", "20"))  # setup b: interleaved chunk pairs per kind
+CHUNK = int(os.environ.get("BENCH_DECORATORS_CHUNK", "2000"))  # calls per chunk
+PAIRS_B = int(os.environ.get("BENCH_DECORATORS_PAIRS", "20"))  # interleaved chunk pairs per kind and case
 KINDS = tuple(os.environ.get("BENCH_DECORATORS_KINDS", "step,tool,agent,llm,inference").split(","))
 
 
@@ -63,43 +63,6 @@ def _decorated_and_raw(kind: str, tracer):  # noqa: ANN001, ANN202
             pass
 
     return decorated, raw, spec
-
-
-def caller_per_call(fn, flush) -> tuple[float, float]:  # noqa: ANN001
-    """Best of REPEATS runs of N calls, in microseconds per call: (wall time, CPU time) of the calling thread.
-
-    The thread's CPU time is the load-proof view of the same thing: on a busy machine wall time
-    also counts the time other processes held the cores.
-    """
-    best_wall = best_cpu = float("inf")
-    for _ in range(REPEATS):
-        c0, w0 = time.thread_time(), time.perf_counter()
-        for _ in range(N):
-            fn()
-        w1, c1 = time.perf_counter(), time.thread_time()
-        best_wall, best_cpu = min(best_wall, w1 - w0), min(best_cpu, c1 - c0)
-        flush()  # what the calls left to do is done between runs, not inside them
-    return best_wall / N * 1e6, best_cpu / N * 1e6
-
-
-def _interleaved(measure, a, b, flush, times: int = PAIRS) -> tuple[Any, Any]:  # noqa: ANN001
-    """Medians of `times` interleaved runs (a, b, a, b...); each median taken per component."""
-    pairs = [(measure(a, flush), measure(b, flush)) for _ in range(times)]
-
-    def med(i: int) -> Any:
-        first = pairs[0][i]
-        if isinstance(first, tuple):
-            return tuple(statistics.median(p[i][k] for p in pairs) for k in range(len(first)))
-        return statistics.median(p[i] for p in pairs)
-
-    return med(0), med(1)
-
-
-def _caller_row(raw: tuple[float, float], dec: tuple[float, float]) -> dict:
-    return {
-        "raw_us": round(raw[0], 3), "decorated_us": round(dec[0], 3), "ratio": round(dec[0] / raw[0], 3),
-        "caller_cpu_raw_us": round(raw[1], 3), "caller_cpu_decorated_us": round(dec[1], 3), "caller_cpu_ratio": round(dec[1] / raw[1], 3),
-    }
 
 
 def setup_a() -> dict:
@@ -137,10 +100,9 @@ def setup_a() -> dict:
         decorated, raw, _ = _decorated_and_raw(kind, tracer)
         for case, sampled in (("sampled", True), ("not_sampled", False)):
             sampler.on = sampled
-            raw_c, dec_c = _interleaved(caller_per_call, raw, decorated, flush)
-            row = out[f"{kind}/{case}"] = _caller_row(raw_c, dec_c)
-            print(f"a {kind:9s} {case:11s} caller wall raw {raw_c[0]:6.2f} us  decorated {dec_c[0]:6.2f} us  ratio {row['ratio']:.3f}"
-                  f"  | caller CPU {raw_c[1]:6.2f} vs {dec_c[1]:6.2f} = {row['caller_cpu_ratio']:.3f}x", flush=True)
+            row = out[f"{kind}/{case}"] = paired_per_call(raw, decorated, flush)
+            print(f"a {kind:9s} {case:11s} caller wall raw {row['raw_us']:6.2f} us  decorated {row['decorated_us']:6.2f} us  ratio {row['ratio']:.3f}"
+                  f"  | caller CPU {row['caller_cpu_raw_us']:6.2f} vs {row['caller_cpu_decorated_us']:6.2f} = {row['caller_cpu_ratio']:.3f}x", flush=True)
         sampler.on = True
     return out
 
@@ -263,16 +225,15 @@ def main() -> None:
     out = {
         "what": "decorated call vs raw start_as_current_span with the same attributes, every kind, interleaved in one process per setup. "
                 "a_no_meter_provider (issue 15): ratio = wall time in the calling thread, caller_cpu_ratio = CPU time of the calling thread "
-                "(the load-proof view of it on a busy machine); median of 3 interleaved best-of-5 runs of N calls. "
+                "(the load-proof view of it on a busy machine), cpu_ratio = CPU of all threads incl. the span export; measured as in b. "
                 "b_configure_metrics (issue 20): the providers configure() installs, exporters replaced by ones that drop; ratio = wall time "
                 "and caller_cpu_ratio = CPU time of the calling thread, cpu_ratio = CPU of all threads per call incl. the metric drain, a "
-                "collection + export and the span export done inside each chunk; raw and decorated in pairs_b pairs of chunk_b-call "
+                "collection + export and the span export done inside each chunk; raw and decorated in `pairs` pairs of `chunk`-call "
                 "chunks (ABBA order), each ratio the median of the per-pair ratios, each time the median of the chunks. The raw span "
                 "records no metric; cpu_hand_written_same_metrics_ratio: a raw span plus the same histograms by Histogram.record.",
-        "chunk_b": CHUNK,
-        "pairs_b": PAIRS_B,
-        "calls_per_run": N,
-        "python": sys.version.split()[0],
+        "chunk": CHUNK,
+        "pairs": PAIRS_B,
+                "python": sys.version.split()[0],
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
         "load_average_1_5_15_before": [round(x, 2) for x in load_before],
