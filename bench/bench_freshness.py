@@ -170,7 +170,7 @@ def run_stack(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as d:
         stack = processes.up(d, processes.Ports.free(), timeout_s=120)
         try:
-            old = processes._collector("collector-old", stack, [], *processes._free_ports(4), **OLD_COLLECTOR_ENV)
+            old = processes._collector("collector-old", stack, [], *processes.free_ports(4), **OLD_COLLECTOR_ENV)
             processes._launch(stack, *old, 120, lambda _m: None)
             urls = stack.urls
             setups = {"new": (urls["otlp_grpc"], {}), "old": (old[4]["otlp_grpc"], OLD_ENV)}
