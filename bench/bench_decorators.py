@@ -15,7 +15,7 @@ providers, so each ratio comes from one run on one machine state:
      span records no metric; `hand_written_same_metrics` is a raw span plus the same histograms
      recorded by hand with `Histogram.record`.
 
-In both, raw and decorated run in PAIRS_B pairs of CHUNK-call chunks, ABBA order, each chunk's
+In both, raw and decorated run in PAIRS_B (30) pairs of CHUNK-call chunks, ABBA order, each chunk's
 leftovers flushed inside it; each ratio is the median of the per-pair ratios (a pair runs within
 ~0.2 s, so the shared machine's load changes cancel out of it).
 
@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 CHUNK = int(os.environ.get("BENCH_DECORATORS_CHUNK", "2000"))  # calls per chunk
-PAIRS_B = int(os.environ.get("BENCH_DECORATORS_PAIRS", "20"))  # interleaved chunk pairs per kind and case
+PAIRS_B = int(os.environ.get("BENCH_DECORATORS_PAIRS", "30"))  # interleaved chunk pairs per kind and case
 KINDS = tuple(os.environ.get("BENCH_DECORATORS_KINDS", "step,tool,agent,llm,inference").split(","))
 
 
