@@ -5,19 +5,28 @@ kind (step, tool, agent, llm, inference); raw span and decorated call run interl
 providers, so each ratio comes from one run on one machine state:
 
   a. no MeterProvider (issue 15's figure): a TracerProvider with a BatchSpanProcessor into an
-     exporter that drops; wall time in the calling thread, sampled and not-sampled spans.
+     exporter that drops; wall time and CPU time of the calling thread (and CPU of all threads),
+     sampled and not-sampled spans.
   b. the providers `configure()` installs (issue 20's figure): its MeterProvider (periodic reader,
      SDK-internal processor metrics), its TracerProvider and BatchSpanProcessor, its redacting
-     exporter wrappers, with the exporters replaced by ones that drop; wall time in the calling
-     thread, and CPU of all threads (`process_time`) over N calls plus what they left to do: the
-     metric drain, a metric collection + export, the span export. The raw span records no metric;
-     `hand_written_same_metrics` is a raw span plus the same histograms recorded by hand.
+     exporter wrappers, with the exporters replaced by ones that drop; wall time and CPU time of the
+     calling thread, and CPU of all threads (`process_time`) over a chunk of calls plus what they
+     left to do: the metric drain, a metric collection + export, the span export. The raw
+     span records no metric; `hand_written_same_metrics` is a raw span plus the same histograms
+     recorded by hand with `Histogram.record`.
+
+In both, raw and decorated run in PAIRS_B (30) pairs of CHUNK-call chunks, ABBA order, each chunk's
+leftovers flushed inside it; each ratio is the median of the per-pair ratios (a pair runs within
+~0.2 s, so the shared machine's load changes cancel out of it).
+
+    BENCH_DECORATORS_CHUNK / _CHUNK / _PAIRS / _KINDS change the sizes and the kinds measured.
 
     python bench/bench_decorators.py        # prints the ratios, writes bench/results/decorators.json
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import platform
@@ -25,14 +34,12 @@ import statistics
 import subprocess
 import sys
 import time
-import timeit
 from pathlib import Path
 from typing import Any
 
-N = int(os.environ.get("BENCH_DECORATORS_N", "10000"))
-REPEATS = 5
-PAIRS = 3
-KINDS = ("step", "tool", "agent", "llm", "inference")
+CHUNK = int(os.environ.get("BENCH_DECORATORS_CHUNK", "2000"))  # calls per chunk
+PAIRS_B = int(os.environ.get("BENCH_DECORATORS_PAIRS", "30"))  # interleaved chunk pairs per kind and case
+KINDS = tuple(os.environ.get("BENCH_DECORATORS_KINDS", "step,tool,agent,llm,inference").split(","))
 
 
 def _decorated_and_raw(kind: str, tracer):  # noqa: ANN001, ANN202
@@ -56,53 +63,6 @@ def _decorated_and_raw(kind: str, tracer):  # noqa: ANN001, ANN202
             pass
 
     return decorated, raw, spec
-
-
-def caller_per_call(fn, flush) -> tuple[float, float]:  # noqa: ANN001
-    """Best of REPEATS runs of N calls, in microseconds per call: (wall time, CPU time) of the calling thread.
-
-    The thread's CPU time is the load-proof view of the same thing: on a busy machine wall time
-    also counts the time other processes held the cores.
-    """
-    best_wall = best_cpu = float("inf")
-    for _ in range(REPEATS):
-        c0, w0 = time.thread_time(), time.perf_counter()
-        for _ in range(N):
-            fn()
-        w1, c1 = time.perf_counter(), time.thread_time()
-        best_wall, best_cpu = min(best_wall, w1 - w0), min(best_cpu, c1 - c0)
-        flush()  # what the calls left to do is done between runs, not inside them
-    return best_wall / N * 1e6, best_cpu / N * 1e6
-
-
-def cpu_per_call(fn, flush) -> float:  # noqa: ANN001
-    """CPU of all threads per call, including the work the calls left behind (done inside the window)."""
-    flush()
-    t0 = time.process_time()
-    for _ in range(N):
-        fn()
-    flush()
-    return (time.process_time() - t0) / N * 1e6
-
-
-def _interleaved(measure, a, b, flush, times: int = PAIRS) -> tuple[Any, Any]:  # noqa: ANN001
-    """Medians of `times` interleaved runs (a, b, a, b...); each median taken per component."""
-    pairs = [(measure(a, flush), measure(b, flush)) for _ in range(times)]
-
-    def med(i: int) -> Any:
-        first = pairs[0][i]
-        if isinstance(first, tuple):
-            return tuple(statistics.median(p[i][k] for p in pairs) for k in range(len(first)))
-        return statistics.median(p[i] for p in pairs)
-
-    return med(0), med(1)
-
-
-def _caller_row(raw: tuple[float, float], dec: tuple[float, float]) -> dict:
-    return {
-        "raw_us": round(raw[0], 3), "decorated_us": round(dec[0], 3), "ratio": round(dec[0] / raw[0], 3),
-        "caller_cpu_raw_us": round(raw[1], 3), "caller_cpu_decorated_us": round(dec[1], 3), "caller_cpu_ratio": round(dec[1] / raw[1], 3),
-    }
 
 
 def setup_a() -> dict:
@@ -140,12 +100,48 @@ def setup_a() -> dict:
         decorated, raw, _ = _decorated_and_raw(kind, tracer)
         for case, sampled in (("sampled", True), ("not_sampled", False)):
             sampler.on = sampled
-            raw_c, dec_c = _interleaved(caller_per_call, raw, decorated, flush)
-            row = out[f"{kind}/{case}"] = _caller_row(raw_c, dec_c)
-            print(f"a {kind:9s} {case:11s} caller wall raw {raw_c[0]:6.2f} us  decorated {dec_c[0]:6.2f} us  ratio {row['ratio']:.3f}"
-                  f"  | caller CPU {raw_c[1]:6.2f} vs {dec_c[1]:6.2f} = {row['caller_cpu_ratio']:.3f}x", flush=True)
+            row = out[f"{kind}/{case}"] = paired_per_call(raw, decorated, flush)
+            print(f"a {kind:9s} {case:11s} caller wall raw {row['raw_us']:6.2f} us  decorated {row['decorated_us']:6.2f} us  ratio {row['ratio']:.3f}"
+                  f"  | caller CPU {row['caller_cpu_raw_us']:6.2f} vs {row['caller_cpu_decorated_us']:6.2f} = {row['caller_cpu_ratio']:.3f}x", flush=True)
         sampler.on = True
     return out
+
+
+def paired_per_call(raw, dec, flush, chunk: int = CHUNK, pairs: int = PAIRS_B) -> dict:  # noqa: ANN001
+    """Raw and decorated in many short interleaved chunks (ABBA order), each chunk's leftovers flushed inside it.
+
+    Per chunk: wall time and CPU time of the calling thread, and CPU of all threads (process_time)
+    including the flush of what the chunk left to do (metric drain, a collection + export, the
+    span export). Each figure's ratio is the median of the per-pair ratios: the two chunks of a
+    pair run ~0.1 s apart, so a shared machine's load changes cancel out of the ratio, where
+    medians of long runs taken seconds apart carry them in.
+    """
+    rows: dict[str, list[float]] = {k: [] for k in ("wall_raw", "wall_dec", "cpu_raw", "cpu_dec", "all_raw", "all_dec")}
+    for i in range(pairs):
+        order = (("raw", raw), ("dec", dec)) if i % 2 == 0 else (("dec", dec), ("raw", raw))
+        for name, fn in order:
+            flush()
+            gc.collect()
+            p0, c0, w0 = time.process_time(), time.thread_time(), time.perf_counter()
+            for _ in range(chunk):
+                fn()
+            w1, c1 = time.perf_counter(), time.thread_time()
+            flush()
+            p1 = time.process_time()
+            rows[f"wall_{name}"].append((w1 - w0) / chunk * 1e6)
+            rows[f"cpu_{name}"].append((c1 - c0) / chunk * 1e6)
+            rows[f"all_{name}"].append((p1 - p0) / chunk * 1e6)
+
+    def ratio(fig: str) -> float:
+        return statistics.median(d / r for d, r in zip(rows[f"{fig}_dec"], rows[f"{fig}_raw"]) if r > 0)
+
+    med = {k: statistics.median(v) for k, v in rows.items()}
+    return {
+        "raw_us": round(med["wall_raw"], 3), "decorated_us": round(med["wall_dec"], 3), "ratio": round(ratio("wall"), 3),
+        "caller_cpu_raw_us": round(med["cpu_raw"], 3), "caller_cpu_decorated_us": round(med["cpu_dec"], 3),
+        "caller_cpu_ratio": round(ratio("cpu"), 3),
+        "cpu_raw_us": round(med["all_raw"], 3), "cpu_decorated_us": round(med["all_dec"], 3), "cpu_ratio": round(ratio("all"), 3),
+    }
 
 
 def setup_b() -> dict:
@@ -198,18 +194,12 @@ def setup_b() -> dict:
             for h, m in hs:
                 h.record(elapsed, m)
 
-        raw_c, dec_c = _interleaved(caller_per_call, raw, decorated, flush)
-        cpu_raw, cpu_dec = _interleaved(cpu_per_call, raw, decorated, flush, times=5)
-        cpu_hand = statistics.median(cpu_per_call(hand_written, flush) for _ in range(3))
-        row = out[f"{kind}/sampled"] = {
-            **_caller_row(raw_c, dec_c),
-            "cpu_raw_us": round(cpu_raw, 3), "cpu_decorated_us": round(cpu_dec, 3), "cpu_ratio": round(cpu_dec / cpu_raw, 3),
-            "cpu_hand_written_same_metrics_us": round(cpu_hand, 3),
-        }
-        print(f"b {kind:9s} sampled     caller wall {raw_c[0]:6.2f} vs {dec_c[0]:6.2f} us = {row['ratio']:.3f}x"
-              f"  caller CPU {raw_c[1]:6.2f} vs {dec_c[1]:6.2f} = {row['caller_cpu_ratio']:.3f}x"
-              f"  | CPU all threads {cpu_raw:6.2f} vs {cpu_dec:6.2f} = {row['cpu_ratio']:.3f}x"
-              f" (span + same metrics by hand {cpu_hand:6.2f})", flush=True)
+        row = out[f"{kind}/sampled"] = paired_per_call(raw, decorated, flush)
+        row["cpu_hand_written_same_metrics_ratio"] = paired_per_call(raw, hand_written, flush, pairs=6)["cpu_ratio"]
+        print(f"b {kind:9s} sampled     caller wall {row['raw_us']:6.2f} vs {row['decorated_us']:6.2f} us = {row['ratio']:.3f}x"
+              f"  caller CPU {row['caller_cpu_raw_us']:6.2f} vs {row['caller_cpu_decorated_us']:6.2f} = {row['caller_cpu_ratio']:.3f}x"
+              f"  | CPU all threads {row['cpu_raw_us']:6.2f} vs {row['cpu_decorated_us']:6.2f} = {row['cpu_ratio']:.3f}x"
+              f" (span + same metrics by hand {row['cpu_hand_written_same_metrics_ratio']:.3f}x)", flush=True)
     agent_otel.shutdown()
     return out
 
@@ -235,12 +225,15 @@ def main() -> None:
     out = {
         "what": "decorated call vs raw start_as_current_span with the same attributes, every kind, interleaved in one process per setup. "
                 "a_no_meter_provider (issue 15): ratio = wall time in the calling thread, caller_cpu_ratio = CPU time of the calling thread "
-                "(the load-proof view of it on a busy machine); median of 3 interleaved best-of-5 runs of N calls. "
-                "b_configure_metrics (issue 20): the providers configure() installs, exporters replaced by ones that drop; ratio and "
-                "caller_cpu_ratio as in a, cpu_ratio = CPU of all threads per call incl. the metric drain, a collection + export and the "
-                "span export (median of 5 interleaved runs of N calls). The raw span records no metric.",
-        "calls_per_run": N,
-        "python": sys.version.split()[0],
+                "(the load-proof view of it on a busy machine), cpu_ratio = CPU of all threads incl. the span export; measured as in b. "
+                "b_configure_metrics (issue 20): the providers configure() installs, exporters replaced by ones that drop; ratio = wall time "
+                "and caller_cpu_ratio = CPU time of the calling thread, cpu_ratio = CPU of all threads per call incl. the metric drain, a "
+                "collection + export and the span export done inside each chunk; raw and decorated in `pairs` pairs of `chunk`-call "
+                "chunks (ABBA order), each ratio the median of the per-pair ratios, each time the median of the chunks. The raw span "
+                "records no metric; cpu_hand_written_same_metrics_ratio: a raw span plus the same histograms by Histogram.record.",
+        "chunk": CHUNK,
+        "pairs": PAIRS_B,
+                "python": sys.version.split()[0],
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
         "load_average_1_5_15_before": [round(x, 2) for x in load_before],

@@ -45,14 +45,15 @@ def main() -> None:
     ap.add_argument("service")
     ap.add_argument("seconds", type=float)
     ap.add_argument("rate", type=float)
-    ap.add_argument("--queue", type=int, default=2048)
+    ap.add_argument("--queue", type=int, default=None, help="max_queue_size (default: configure()'s)")
     ap.add_argument("--spans-per-trace", type=int, default=1)
     ap.add_argument("--no-logs", action="store_true")
     ap.add_argument("--error-every", type=int, default=0)
     ap.add_argument("--slow-every", type=int, default=0)
     ap.add_argument("--slow-ms", type=float, default=0)
     args = ap.parse_args()
-    agent_otel.configure(args.service, exporter="otlp", endpoint=args.endpoint, metric_interval=1, max_queue_size=args.queue)
+    queue = {} if args.queue is None else {"max_queue_size": args.queue}
+    agent_otel.configure(args.service, exporter="otlp", endpoint=args.endpoint, metric_interval=1, **queue)
     logging.getLogger().setLevel(logging.INFO)
     log = logging.getLogger("emit")
     collections = 0

@@ -6,8 +6,8 @@ log line or metric in a backend. agent-otel ships shorter delays (docs/latency.m
 bench/bench_freshness.py):
 
 - spans and log records: a batch leaves every `SPAN_DELAY_MS` / `LOG_DELAY_MS`, or as soon as
-  512 are queued, as before (from ~5,000 spans/s on batches stay full-sized; at 2,000 spans/s the
-  smaller batches cost ~5-8 % more CPU per span, at 200 spans/s ~28 %: docs/latency.md);
+  512 are queued, as before (at 2,000 spans/s per process no more CPU per span than the SDK's
+  defaults; at 200 spans/s ~1.5x, each export being a ~1 ms gRPC call however small: docs/latency.md);
 - `EarlyFlusher` wakes its own thread to export what is queued at once (spans and logs) when
   an agent run's root span ends (no parent, or a remote one) and no other root ended in the last
   `min_gap_s`, or when any span ends and no other span ended in the last `min_gap_s` (a tool or
@@ -18,6 +18,12 @@ bench/bench_freshness.py):
   have exported each on its own anyway (an empty queue exports nothing), so flushing early costs
   no extra export either;
 - metrics: read and exported every `METRIC_INTERVAL_MS`.
+
+An early flush does what the batch processor's own timer does when it fires (`export_now`: one
+batch of the oldest items, more only while full batches wait), not `force_flush`, which exports
+until the queue is empty: in a burst that follows a quiet moment (a process catching up after
+being descheduled) `force_flush` chased the queue with many small exports, each ~1 ms of gRPC,
+and the queue overflowed where 512-item batches would have kept up (bench_load.py's drops).
 
 OTEL_BSP_SCHEDULE_DELAY, OTEL_BLRP_SCHEDULE_DELAY and OTEL_METRIC_EXPORT_INTERVAL win when set
 (sdk_env.py); AGENT_OTEL_EARLY_FLUSH=false turns the early flush off. The SDK has no
@@ -32,8 +38,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from typing import Any
+
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+
+try:  # the SDK's batch processor internals `export_now` drives (checked per processor, see there)
+    from opentelemetry.sdk._shared_internal import BatchExportStrategy as _Strategy
+except ImportError:  # pragma: no cover - another SDK layout: force_flush
+    _Strategy = None  # type: ignore[assignment,misc]
 
 SPAN_DELAY_MS = 100
 LOG_DELAY_MS = 100
@@ -58,10 +71,36 @@ def early_flush_enabled() -> bool:
     return True
 
 
+def export_now(processor: Any) -> Callable[[int], object]:
+    """A flush of a BatchSpanProcessor / BatchLogRecordProcessor that does what its timer does when it fires.
+
+    One export of up to a batch of the oldest items (more only while full batches wait), from the
+    caller's thread; nothing when the queue is empty, or when it already holds a full batch (the
+    processor's own thread was woken for that one). Falls back to `force_flush` when the SDK's
+    batch processor does not have the expected shape (another SDK version).
+    """
+    batch = getattr(processor, "_batch_processor", None)
+    export = getattr(batch, "_export", None)
+    queue = getattr(batch, "_queue", None)
+    size = getattr(batch, "_max_export_batch_size", None)
+    strategy = getattr(_Strategy, "EXPORT_AT_LEAST_ONE_BATCH", None)
+    if not callable(export) or queue is None or not isinstance(size, int) or strategy is None:
+        return processor.force_flush
+
+    def flush(timeout_ms: int) -> object:
+        waiting = len(queue)
+        if waiting == 0 or waiting >= size:
+            return True
+        export(strategy)
+        return True
+
+    return flush
+
+
 class EarlyFlusher(SpanProcessor):
     """Exports what the batch processors hold, from its own thread, when a run ends or a span ends alone.
 
-    `flushes` are force_flush callables (the span and log batch processors); each gets
+    `flushes` are flush callables (`export_now` of the span and log batch processors); each gets
     `timeout_ms`. A root span that ends within `min_gap_s` of the previous root, and a span that
     ends within `min_gap_s` of the previous span, flush nothing (the batch processors export them
     within their delay); flushes are at least `min_gap_s` apart.

@@ -55,10 +55,10 @@ def early_flush(tmp_path, env):
 
 def test_shipped_delays_are_short_and_the_sdk_variables_still_win():
     out, _ = probe({"OTEL_TRACES_EXPORTER": "console"})
-    assert out["bsp"] == [[2048, freshness.SPAN_DELAY_MS / 1000]] and out["interval"] == [freshness.METRIC_INTERVAL_MS]
+    assert out["bsp"] == [[8192, freshness.SPAN_DELAY_MS / 1000]] and out["interval"] == [freshness.METRIC_INTERVAL_MS]
     assert freshness.SPAN_DELAY_MS <= 100 and freshness.LOG_DELAY_MS <= 100 and freshness.METRIC_INTERVAL_MS <= 1000
     out, _ = probe({"OTEL_TRACES_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "5000", "OTEL_METRIC_EXPORT_INTERVAL": "10000"})
-    assert out["bsp"] == [[2048, 5.0]] and out["interval"] == [10000]
+    assert out["bsp"] == [[8192, 5.0]] and out["interval"] == [10000]
 
 
 def test_a_lone_call_and_a_finished_run_are_in_the_store_at_once_even_with_a_long_batch_delay(tmp_path):
@@ -140,3 +140,49 @@ def test_early_flush_for_runs_and_lone_spans_and_none_for_busy_bursts():
         pass
     assert done.wait(2) and len(flushed) == 3
     tracer.shutdown()
+
+
+def test_an_early_flush_exports_one_batch_and_never_chases_a_burst():
+    # A burst arriving while the flush exports is left to the batch processor (full batches), where
+    # force_flush would keep exporting small batches until the queue is empty (bench_load.py's drops).
+    import time
+
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    batches = []
+
+    class Burst(SpanExporter):
+        def export(self, spans):
+            batches.append(len(spans))
+            if len(batches) == 1:  # more spans end while the first export runs
+                for _ in range(30):
+                    with t.start_as_current_span("late"):
+                        pass
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    processor = BatchSpanProcessor(Burst(), schedule_delay_millis=60_000, max_export_batch_size=64)
+    provider.add_span_processor(processor)
+    t = provider.get_tracer("t")
+    flush = freshness.export_now(processor)
+    for _ in range(5):
+        with t.start_as_current_span("s"):
+            pass
+    flush(1000)
+    assert batches == [5]  # what was queued went at once; the 30 that came during the export wait
+    assert len(processor._batch_processor._queue) == 30
+    for _ in range(40):  # 70 queued: a full batch woke the processor's own thread, the flush leaves it
+        with t.start_as_current_span("s"):
+            pass
+    flush(1000)
+    deadline = time.monotonic() + 5
+    while sum(batches) < 69 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert batches[1:2] == [64]  # exported by the processor as a full batch
+    flush(1000)  # the 6 left: at once
+    assert sum(batches) == 75
+    empty_before = len(batches)
+    flush(1000)  # nothing queued: no export
+    assert len(batches) == empty_before
+    provider.shutdown()

@@ -71,7 +71,7 @@ def test_batch_and_interval_variables_and_unparseable_values_warned_once():
     assert out["bsp"] == [[100, 0.25]] and out["interval"] == [1500]
     out, err = probe({"OTEL_TRACES_EXPORTER": "kafka", "AGENT_OTEL_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "-5",
                       "OTEL_EXPORTER_OTLP_PROTOCOL": "udp", "OTEL_SDK_DISABLED": "maybe"})
-    assert out["exporter"] == "console" and out["bsp"] == [[2048, 0.1]]  # unusable: agent-otel's default delay (freshness.py)
+    assert out["exporter"] == "console" and out["bsp"] == [[8192, 0.1]]  # unusable: agent-otel's default delay (freshness.py)
     for name in ("OTEL_TRACES_EXPORTER", "OTEL_BSP_SCHEDULE_DELAY", "OTEL_SDK_DISABLED"):
         assert err.count(f"{name}=") == 1, (name, err)
 
