@@ -139,7 +139,7 @@ def _combine(chunks: list[Chunk], service: str | None, raw_spans: int, summary_r
         if n_mine == 0:
             continue
         everything = n_mine == k  # no service filter on this row: its entries are taken whole, unmasked
-        remap = np.full(k, -1, dtype=np.int64)
+        remap = np.full(k, -1, dtype=np.int32)
         remap[mine] = offset + np.arange(n_mine)
         parts["key_of"].append(key_of)
         parts["minute"].append(np.full(n_mine, c.interval_ns, dtype=np.int64))
@@ -148,7 +148,7 @@ def _combine(chunks: list[Chunk], service: str | None, raw_spans: int, summary_r
         for prefix, key_col in (("bin", "bin_key"), ("sample", "sample_key"), ("root", "root_key"), ("slow", "slow_key")):
             kk = getattr(c, key_col)
             ok: Any = slice(None) if everything else remap[kk] >= 0
-            parts[f"{prefix}_row"].append(kk.astype(np.int64) + offset if everything else remap[kk][ok])
+            parts[f"{prefix}_row"].append(kk.astype(np.int32) + np.int32(offset) if everything else remap[kk][ok])
             if prefix == "bin":
                 parts["bin"].append(c.bin[ok])
                 parts["bin_count"].append(c.bin_count[ok])
