@@ -339,11 +339,14 @@ def to_dict(obj: Any) -> Any:
                 continue
             out[f.name] = to_dict(value)
         return out
-    if isinstance(obj, list):
-        return [to_dict(v) for v in obj]
+    if isinstance(obj, list):  # plain items (a group's 2,000 latency samples) taken as they are, without a call each
+        return [v if type(v) in _SCALARS else to_dict(v) for v in obj]
     if isinstance(obj, dict):
-        return {k: to_dict(v) for k, v in obj.items()}
+        return {k: v if type(v) in _SCALARS else to_dict(v) for k, v in obj.items()}
     return obj
+
+
+_SCALARS = frozenset((float, int, str, bool, type(None)))
 
 
 def _args(tp: Any) -> tuple[Any, ...]:

@@ -25,7 +25,7 @@ from agent_otel.analyzer import stats
 from agent_otel.analyzer.pricing import load_prices, price_for, price_source
 from agent_otel.analyzer.sources.base import SourceError, SpanFrame
 from agent_otel.analyzer.sources.summaries import WindowSummary
-from agent_otel.localstore.summaries import COUNT, ERRORS, IN_TOK, MAX, MIN, OUT_TOK, SUM, TOKEN_SPANS, dense, dense_quantiles, quantiles, value_of, weighted_pick
+from agent_otel.localstore.summaries import COUNT, ERRORS, IN_TOK, MAX, MIN, OUT_TOK, SUM, TOKEN_SPANS, dense, dense_quantiles, id_text, quantiles, value_of, weighted_pick
 
 SUMMARY_SPANS = 5_000  # windows holding more spans than this are reported from summaries ("auto")
 QS = tuple(p / 100 for p in stats.PERCENTILES)
@@ -295,9 +295,9 @@ def _services(w: WindowSummary, keys: list[tuple], is_root: np.ndarray, row_cost
 def _bottlenecks(source: Any, w: WindowSummary, keys: list[tuple], rng: np.random.Generator, progress: raw.Progress) -> tuple[list, list]:
     """The raw builder's critical-path step on the slowest roots and a uniform sample of the rest
     (as a small frame: `report._bottlenecks` takes the 5 slowest and samples 200 of the rest)."""
-    chosen: dict[bytes, tuple[float, int]] = {}
+    chosen: dict[str, tuple[float, int]] = {}
     for i in np.argsort(-w.slow_ms)[: raw.SLOWEST_TRACES]:
-        chosen[bytes(w.slow_tid[i])] = (float(w.slow_ms[i]), int(w.slow_row[i]))
+        chosen[id_text(w.slow_tid[i])] = (float(w.slow_ms[i]), int(w.slow_row[i]))
     k = raw.PATH_SAMPLE + raw.SLOWEST_TRACES
     if w.root_row.size > k:  # weighted sample without replacement (Efraimidis-Spirakis keys), top k by partition, not a full sort
         prio = np.log(rng.random(w.root_row.size)) / np.maximum(w.root_weight, 1e-12)
@@ -305,13 +305,13 @@ def _bottlenecks(source: Any, w: WindowSummary, keys: list[tuple], rng: np.rando
     else:
         picked = np.arange(w.root_row.size)
     for i in picked:
-        chosen.setdefault(bytes(w.root_tid[i]), (float(w.root_ms[i]), int(w.root_row[i])))
+        chosen.setdefault(id_text(w.root_tid[i]), (float(w.root_ms[i]), int(w.root_row[i])))
     if not chosen:
         return [], []
     rows = []
     for tid, (ms, row) in chosen.items():
         key = keys[w.key_of[row]]
-        rows.append((key[1], key[2], key[0], 0, ms, False, None, key[3], None, None, tid.decode(), None))
+        rows.append((key[1], key[2], key[0], 0, ms, False, None, key[3], None, None, tid, None))
     ranking, slowest, _ = raw.explain_bottlenecks(source, SpanFrame.from_rows(rows), progress)
     return ranking, slowest
 

@@ -30,6 +30,7 @@ from ddsketch.mapping import LogarithmicMapping
 INTERVAL_NS = 60 * 10**9
 RELATIVE_ACCURACY = 0.005
 SAMPLES_PER_KEY = 64     # raw durations kept per key and minute (uniform)
+ROOT_SAMPLES_PER_KEY = 32  # root spans' trace ids kept per root key and minute (the critical-path sample draws 200 from a window)
 SLOWEST_PER_KEY = 5      # slowest root spans kept per key and minute
 MIN_MS = 1e-6            # durations at or below 0 are binned here
 PENDING_LIMIT = 50_000   # token subtotals waiting for their parent span (oldest dropped beyond)
@@ -83,10 +84,10 @@ class Chunk:
     sample_ms: np.ndarray                  # (S,) float64
     root_key: np.ndarray                   # (R,) int32: sampled root spans (the critical-path sample)
     root_ms: np.ndarray                    # (R,) float64
-    root_tid: np.ndarray                   # (R,) S32: their trace ids
+    root_tid: np.ndarray                   # (R,) S32 (hex) or V16 (raw, decoded rows): their trace ids
     slow_key: np.ndarray                   # (L,) int32
     slow_ms: np.ndarray                    # (L,) float64
-    slow_tid: np.ndarray                   # (L,) S32
+    slow_tid: np.ndarray                   # (L,) as root_tid
     errors: list[list[Any]] = field(default_factory=list)   # [key, error_type, count, latest_start_ns, latest_trace_id]
     rollup: list[list[Any]] = field(default_factory=list)   # [agent key, model, input tokens, output tokens]
     spans: int = 0
@@ -99,19 +100,29 @@ class Chunk:
 
     def encode(self) -> bytes:
         """Arrays in their smallest lossless integer type (a minute of 500 keys holds ~100k sketch
-        bins: reading a window is mostly reading these); keys as their own JSON part, which a
-        reader parses once for every row holding the same keys (`decode`'s `keys_cache`)."""
-        arrays = [_compact(np.ascontiguousarray(getattr(self, n))) for n in self.ARRAYS]
+        bins: reading a window is mostly reading these), named in the header; the sketch's key
+        column (sorted) as one run length per key; trace ids as their 16 bytes where they are all
+        32 hex digits (as OpenTelemetry's are), else as written. Keys as their own JSON part,
+        which a reader parses once for every row holding the same keys (`decode`'s `keys_cache`)."""
+        named = []
+        for n in self.ARRAYS:
+            a = np.ascontiguousarray(getattr(self, n))
+            if n == "bin_key" and (a.size < 2 or bool(np.all(a[1:] >= a[:-1]))):
+                n, a = "bin_runs", np.bincount(a, minlength=len(self.keys)) if a.size else np.zeros(len(self.keys), np.int64)
+            elif n in ("root_tid", "slow_tid") and a.dtype.kind == "S":
+                a = raw_ids(a)
+            named.append((n, _compact(a)))
         header = json.dumps({"errors": self.errors, "rollup": self.rollup,
-                             "arrays": [[a.dtype.str, list(a.shape)] for a in arrays]}, separators=(",", ":")).encode()
+                             "arrays": [[n, a.dtype.str, list(a.shape)] for n, a in named]}, separators=(",", ":")).encode()
         keys = json.dumps(self.keys, separators=(",", ":")).encode()
-        return struct.pack("<III", 0, len(header), len(keys)) + header + keys + b"".join(a.tobytes() for a in arrays)
+        return struct.pack("<III", LAYOUT_NAMED, len(header), len(keys)) + header + keys + b"".join(a.tobytes() for n, a in named)
 
     @classmethod
     def decode(cls, blob: bytes, interval_ns: int, spans: int, min_start: int, max_start: int, max_end: int,
                keys_cache: dict[bytes, list[Key]] | None = None) -> Chunk:
         (n,) = struct.unpack_from("<I", blob)
-        if n == 0:  # header, keys, arrays
+        layout = n
+        if n in (0, LAYOUT_NAMED):  # header, keys, arrays (LAYOUT_NAMED: arrays named, as `encode` writes them)
             _, n, nkeys = struct.unpack_from("<III", blob)
             head = json.loads(blob[12 : 12 + n])
             raw_keys = bytes(blob[12 + n : 12 + n + nkeys])
@@ -125,13 +136,55 @@ class Chunk:
             head = json.loads(blob[4 : 4 + n])
             keys, offset = [tuple(k) for k in head["keys"]], 4 + n
         arrays = {}
-        for name, (dtype, shape) in zip(cls.ARRAYS, head["arrays"]):
+        listed = head["arrays"] if layout == LAYOUT_NAMED else [[name, *spec] for name, spec in zip(cls.ARRAYS, head["arrays"])]
+        for name, dtype, shape in listed:
             dt = np.dtype(dtype)
             size = int(np.prod(shape)) * dt.itemsize
             arrays[name] = np.frombuffer(blob, dt, int(np.prod(shape)), offset).reshape(shape)
             offset += size
+        if "bin_runs" in arrays:
+            runs = arrays.pop("bin_runs")
+            arrays["bin_key"] = np.repeat(np.arange(runs.size, dtype=np.int32), runs)
         return cls(interval_ns, keys, errors=head["errors"], rollup=head["rollup"],
                    spans=spans, min_start_ns=min_start, max_start_ns=max_start, max_end_ns=max_end, **arrays)
+
+
+LAYOUT_NAMED = 1  # first word of a row's blob in the current layout (0: arrays in ARRAYS order; else the older header length)
+_HEX = np.array([b"%02x" % i for i in range(256)], dtype="S2")
+
+
+def raw_ids(ids: np.ndarray) -> np.ndarray:
+    """Trace ids (S32 hex) as their 16 raw bytes (V16: numpy keeps trailing zero bytes of a void
+    item, not of a bytes one); `ids` unchanged where one is not 32 hex digits."""
+    if ids.size == 0:
+        return np.zeros(0, "V16")
+    try:
+        if ids.dtype.itemsize != 32 or not bool(np.all(np.char.str_len(ids) == 32)):
+            return ids
+        return np.frombuffer(bytes.fromhex(ids.tobytes().decode("ascii")), "V16")
+    except (ValueError, UnicodeDecodeError):
+        return ids
+
+
+def hex_ids(ids: np.ndarray) -> np.ndarray:
+    """Trace ids as S32 hex, whichever form `ids` holds them in (for joining parts of both forms)."""
+    if ids.dtype.kind != "V":
+        return ids.astype("S32")
+    return _HEX[np.frombuffer(ids.tobytes(), np.uint8)].view("S32") if ids.size else np.zeros(0, "S32")
+
+
+def id_text(item: Any) -> str:
+    """One trace id (an item of a `raw_ids` or S32 array) as text."""
+    return item.tobytes().hex() if isinstance(item, np.void) else bytes(item).decode()
+
+
+def join_ids(parts: list[np.ndarray]) -> np.ndarray:
+    """Arrays of trace ids concatenated: raw where all parts are, else hex."""
+    if not parts:
+        return np.zeros(0, "S32")
+    if all(p.dtype.kind == "V" for p in parts) or all(p.dtype.kind != "V" for p in parts):
+        return np.concatenate(parts) if all(p.dtype.kind == "V" for p in parts) else np.concatenate(parts).astype("S32")
+    return np.concatenate([hex_ids(p) for p in parts])
 
 
 def _compact(a: np.ndarray) -> np.ndarray:
@@ -243,7 +296,8 @@ def chunk_of_arrays(iv: int, keys: list[Key], kidx: np.ndarray, d: np.ndarray, e
     cap = max(4, math.ceil(SAMPLES_PER_KEY * min(1.0, (int(start_a.max()) - int(start_a.min())) / INTERVAL_NS + 1 / 60))) if n else 4
     sample = _uniform(kidx, stats[:, COUNT], cap, rng)
     roots = np.flatnonzero(is_root)
-    root_sample = roots[_uniform(kidx[roots], np.bincount(kidx[roots], minlength=nk), cap, rng)]
+    root_cap = max(4, math.ceil(cap * ROOT_SAMPLES_PER_KEY / SAMPLES_PER_KEY))
+    root_sample = roots[_uniform(kidx[roots], np.bincount(kidx[roots], minlength=nk), root_cap, rng)]
     slow = roots[first_per_group(kidx[roots], (-d[roots],), SLOWEST_PER_KEY)]
 
     def tid_at(positions: np.ndarray) -> np.ndarray:
@@ -283,7 +337,8 @@ def _uniform(group: np.ndarray, per_group: np.ndarray, cap: int, rng: np.random.
     return keep[weighted_pick(group[keep], np.ones(keep.size), cap, rng)]
 
 
-def merge(chunks: list[Chunk], rng: np.random.Generator, *, samples_per_key: int = SAMPLES_PER_KEY) -> Chunk:
+def merge(chunks: list[Chunk], rng: np.random.Generator, *, samples_per_key: int = SAMPLES_PER_KEY,
+          root_samples_per_key: int = ROOT_SAMPLES_PER_KEY) -> Chunk:
     """One chunk holding what `chunks` hold (same minute or not: `interval_ns` is the first one's).
     Samples are re-drawn in proportion to the spans each stands for, so they stay uniform."""
     found: dict[Key, int] = {}
@@ -316,9 +371,9 @@ def merge(chunks: list[Chunk], rng: np.random.Generator, *, samples_per_key: int
     counts = np.bincount(inverse, weights=bc, minlength=uniq.size).astype(np.int64)
     sk, sm = cat("sample_key", True), cat("sample_ms")
     keep = weighted_pick(sk, sample_weights(chunks, "sample_key", COUNT), samples_per_key, rng)
-    rk, rm, rt = cat("root_key", True), cat("root_ms"), cat("root_tid")
-    keep_roots = weighted_pick(rk, sample_weights(chunks, "root_key", COUNT), samples_per_key, rng)
-    lk, lm, lt = cat("slow_key", True), cat("slow_ms"), cat("slow_tid")
+    rk, rm, rt = cat("root_key", True), cat("root_ms"), join_ids([c.root_tid for c in chunks])
+    keep_roots = weighted_pick(rk, sample_weights(chunks, "root_key", COUNT), root_samples_per_key, rng)
+    lk, lm, lt = cat("slow_key", True), cat("slow_ms"), join_ids([c.slow_tid for c in chunks])
     slow = first_per_group(lk, (-lm,), SLOWEST_PER_KEY)
     errors: dict[tuple[int, str], list[Any]] = {}
     rollup: dict[tuple[int, str | None], list[Any]] = {}
@@ -336,8 +391,8 @@ def merge(chunks: list[Chunk], rng: np.random.Generator, *, samples_per_key: int
     return Chunk(
         chunks[0].interval_ns if chunks else 0, list(keys), stats,
         (uniq >> 32).astype(np.int32), (uniq & 0xFFFFFFFF).astype(np.uint32).astype(np.int32), counts,
-        sk[keep].astype(np.int32), sm[keep].astype(np.float64), rk[keep_roots].astype(np.int32), rm[keep_roots].astype(np.float64), rt[keep_roots].astype("S32"),
-        lk[slow].astype(np.int32), lm[slow].astype(np.float64), lt[slow].astype("S32"),
+        sk[keep].astype(np.int32), sm[keep].astype(np.float64), rk[keep_roots].astype(np.int32), rm[keep_roots].astype(np.float64), rt[keep_roots],
+        lk[slow].astype(np.int32), lm[slow].astype(np.float64), lt[slow],
         errors=list(errors.values()), rollup=list(rollup.values()), spans=sum(c.spans for c in chunks),
         min_start_ns=min((c.min_start_ns for c in with_spans), default=0), max_start_ns=max((c.max_start_ns for c in with_spans), default=0),
         max_end_ns=max((c.max_end_ns for c in with_spans), default=0),

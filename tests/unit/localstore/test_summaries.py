@@ -199,3 +199,33 @@ def test_summary_rows_of_the_earlier_layout_still_decode():
         for name in chunk.ARRAYS:
             assert np.array_equal(getattr(back, name), getattr(chunk, name)), name
     assert len(chunk.encode()) < len(old)  # smaller integer types
+
+
+def test_summary_rows_keep_trace_ids_raw_and_read_every_layout():
+    """Hex trace ids (OpenTelemetry's) are kept as 16 bytes, a zero byte at the end included; rows of
+    the layout before (arrays unnamed, ids as hex text) read the same."""
+    import json
+    import struct
+
+    ids = [f"{i:030x}00" for i in range(300)]  # last byte zero: numpy's bytes items would drop it
+    rows = [(ids[i], "s%015d" % i, None, f"svc{i % 3}", "agent bot", "agent", "bot", T0 + i * MS, T0 + (i + 5) * MS, 5.0 + i, i % 7 == 0,
+             "Timeout" if i % 7 == 0 else None, None, None, None, None, "{}") for i in range(300)]
+    chunk = next(iter(summaries.summarise(rows, np.random.default_rng(0), summaries.TokenRollup()).values()))
+    arrays = [summaries._compact(np.ascontiguousarray(getattr(chunk, n))) for n in chunk.ARRAYS]
+    header = json.dumps({"errors": chunk.errors, "rollup": chunk.rollup, "arrays": [[a.dtype.str, list(a.shape)] for a in arrays]}).encode()
+    keys = json.dumps(chunk.keys).encode()
+    before = struct.pack("<III", 0, len(header), len(keys)) + header + keys + b"".join(a.tobytes() for a in arrays)
+    now = chunk.encode()
+    assert len(now) < len(before) - 16 * chunk.root_tid.size  # ids in half the bytes, sketch keys as run lengths
+    for blob in (before, now):
+        back = summaries.Chunk.decode(blob, chunk.interval_ns, chunk.spans, 0, 0, 0)
+        for name in chunk.ARRAYS:
+            if name.endswith("_tid"):
+                got = [summaries.id_text(t) for t in getattr(back, name)]
+                assert got == [t.decode() for t in getattr(chunk, name)] and set(got) <= set(ids), name
+            else:
+                assert np.array_equal(getattr(back, name), getattr(chunk, name)), name
+    raw_rows = summaries.Chunk.decode(now, chunk.interval_ns, chunk.spans, 0, 0, 0)
+    assert raw_rows.root_tid.dtype.kind == "V"
+    merged = summaries.merge([raw_rows, chunk], np.random.default_rng(1))  # raw and hex ids together: hex
+    assert {t.decode() for t in merged.root_tid} <= set(ids) and merged.root_tid.size == 2 * chunk.root_tid.size

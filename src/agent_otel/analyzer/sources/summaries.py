@@ -18,7 +18,7 @@ import numpy as np
 
 from agent_otel.localstore import edge_columns
 from agent_otel.localstore.exporters import SPAN_COLUMNS
-from agent_otel.localstore.summaries import INTERVAL_NS, Chunk, TokenRollup, summarise
+from agent_otel.localstore.summaries import INTERVAL_NS, Chunk, TokenRollup, join_ids, summarise
 
 RAW_COLUMNS = ", ".join(c for c in SPAN_COLUMNS if c != "attributes")
 
@@ -39,7 +39,7 @@ class WindowSummary:
     sample_weight: np.ndarray   # spans each sample stands for
     root_row: np.ndarray
     root_ms: np.ndarray
-    root_tid: np.ndarray
+    root_tid: np.ndarray        # S32 hex or V16 raw (summaries.id_text reads one)
     root_weight: np.ndarray
     slow_row: np.ndarray
     slow_ms: np.ndarray
@@ -139,7 +139,7 @@ def _combine(chunks: list[Chunk], service: str | None, raw_spans: int, summary_r
         if n_mine == 0:
             continue
         everything = n_mine == k  # no service filter on this row: its entries are taken whole, unmasked
-        remap = np.full(k, -1, dtype=np.int64)
+        remap = np.full(k, -1, dtype=np.int32)
         remap[mine] = offset + np.arange(n_mine)
         parts["key_of"].append(key_of)
         parts["minute"].append(np.full(n_mine, c.interval_ns, dtype=np.int64))
@@ -148,7 +148,7 @@ def _combine(chunks: list[Chunk], service: str | None, raw_spans: int, summary_r
         for prefix, key_col in (("bin", "bin_key"), ("sample", "sample_key"), ("root", "root_key"), ("slow", "slow_key")):
             kk = getattr(c, key_col)
             ok: Any = slice(None) if everything else remap[kk] >= 0
-            parts[f"{prefix}_row"].append(kk.astype(np.int64) + offset if everything else remap[kk][ok])
+            parts[f"{prefix}_row"].append(kk.astype(np.int32) + np.int32(offset) if everything else remap[kk][ok])
             if prefix == "bin":
                 parts["bin"].append(c.bin[ok])
                 parts["bin_count"].append(c.bin_count[ok])
@@ -159,7 +159,8 @@ def _combine(chunks: list[Chunk], service: str | None, raw_spans: int, summary_r
                 weight = per_key[kk] / np.maximum(np.bincount(kk, minlength=k)[kk], 1)
                 parts[f"{prefix}_weight"].append(weight[ok])
             if prefix in ("root", "slow"):
-                parts[f"{prefix}_tid"].append(getattr(c, f"{prefix}_tid")[ok])
+                tid = getattr(c, f"{prefix}_tid")
+                parts[f"{prefix}_tid"].append(tid if everything else tid[ok])
         # errors and roll-up summed per key (they are read per key: a row of the key stands for it)
         where, glob = remap.tolist(), np.full(k, -1, np.int64)
         glob[mine] = key_of
@@ -198,7 +199,7 @@ def _combine(chunks: list[Chunk], service: str | None, raw_spans: int, summary_r
         list(keys), cat("key_of", np.int64), cat("minute", np.int64), stats,
         cat("bin_row", np.int64), cat("bin", np.int32), cat("bin_count", np.int64),
         cat("sample_row", np.int64), cat("sample_ms", np.float64), cat("sample_weight", np.float64),
-        cat("root_row", np.int64), cat("root_ms", np.float64), cat("root_tid", "S32"), cat("root_weight", np.float64),
-        cat("slow_row", np.int64), cat("slow_ms", np.float64), cat("slow_tid", "S32"),
+        cat("root_row", np.int64), cat("root_ms", np.float64), join_ids(parts["root_tid"]), cat("root_weight", np.float64),
+        cat("slow_row", np.int64), cat("slow_ms", np.float64), join_ids(parts["slow_tid"]),
         list(errors_by.values()), list(rollup_by.values()), min(starts, default=0), max(ends, default=0), raw_spans, summary_rows,
     )
