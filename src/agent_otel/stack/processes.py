@@ -29,6 +29,7 @@ from agent_otel.stack import binaries
 from agent_otel.errors import StackError  # noqa: F401  (re-exported)
 
 STATE_FILE = "stack.json"
+EVALUATION_INTERVAL = "1s"  # Prometheus rule evaluation (docs/latency.md); deploy/compose ships the same
 _logger = logging.getLogger("agent_otel.stack")
 
 
@@ -243,7 +244,7 @@ def _commands(stack: Stack, alert_rules: str | None, alert_webhook: str | None, 
     am_bin = alertmanager_binary() if (alert_rules or alert_webhook) else None
     if (alert_rules or alert_webhook) and am_bin is None:
         raise StackError("alerting needs Alertmanager: apt-get install prometheus-alertmanager")
-    values = {**asdict(p), "data_dir": str(d), "jaeger_max_traces": 200000, "evaluation_interval": "1s",
+    values = {**asdict(p), "data_dir": str(d), "jaeger_max_traces": 200000, "evaluation_interval": EVALUATION_INTERVAL,
               "rule_files": json.dumps(_rule_files(alert_rules, cfg) if alert_rules else []),
               "alerting": f"alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{p.alertmanager}']" if am_bin else "",
               "webhook": json.dumps(alert_webhook or "http://127.0.0.1:9/unused")}

@@ -101,8 +101,7 @@ def test_compose_alerting_has_the_local_stacks_response_time_defaults():
     compose = yaml.safe_load((ROOT / "deploy/compose/compose.yaml").read_text())
     prom = yaml.safe_load((ROOT / "deploy/compose/config/prometheus.yml").read_text())
     am = yaml.safe_load((ROOT / "deploy/compose/config/alertmanager.yml").read_text())
-    local_eval = re.search(r'"evaluation_interval": "(\w+)"', Path(processes.__file__).read_text()).group(1)
-    assert prom["global"]["evaluation_interval"] == local_eval
+    assert prom["global"]["evaluation_interval"] == processes.EVALUATION_INTERVAL
     local_route = _local_stack_template("alertmanager.yml")["route"]
     assert {k: am["route"][k] for k in ("group_wait", "group_interval")} == {k: local_route[k] for k in ("group_wait", "group_interval")}
     target = prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"][0]

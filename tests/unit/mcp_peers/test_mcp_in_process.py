@@ -14,23 +14,10 @@ import pytest
 pytest.importorskip("mcp")
 
 import agent_otel  # noqa: E402
-from agent_otel.conversation import ConversationSpanProcessor  # noqa: E402
-from agent_otel.instrumentation.mcp import MCPInstrumentor  # noqa: E402
 
 from mcp_peers.peer import MCP_V1  # noqa: E402
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _conversation_processor(_otel_session):  # type: ignore[no-untyped-def]
-    _otel_session.tracer_provider.add_span_processor(ConversationSpanProcessor())
-
-
-@pytest.fixture
-def instrumented(otel):  # type: ignore[no-untyped-def]
-    inst = MCPInstrumentor()
-    inst.instrument(tracer_provider=otel.tracer_provider, meter_provider=otel.meter_provider)
-    yield otel
-    inst.uninstrument()
 
 
 def _session(app):  # type: ignore[no-untyped-def]

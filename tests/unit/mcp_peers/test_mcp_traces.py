@@ -24,8 +24,6 @@ import pytest
 pytest.importorskip("mcp")
 
 import agent_otel  # noqa: E402
-from agent_otel.conversation import ConversationSpanProcessor  # noqa: E402
-from agent_otel.instrumentation.mcp import MCPInstrumentor  # noqa: E402
 
 from mcp_peers.peer import MCP_V1, connect  # noqa: E402
 
@@ -34,17 +32,6 @@ SRC = str(Path(__file__).resolve().parents[3] / "src")
 ENV = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _conversation_processor(_otel_session):  # type: ignore[no-untyped-def]
-    _otel_session.tracer_provider.add_span_processor(ConversationSpanProcessor())  # as configure() installs it
-
-
-@pytest.fixture
-def instrumented(otel):  # type: ignore[no-untyped-def]
-    inst = MCPInstrumentor()
-    inst.instrument(tracer_provider=otel.tracer_provider, meter_provider=otel.meter_provider)
-    yield otel
-    inst.uninstrument()
 
 
 def _free_port() -> int:

@@ -147,6 +147,10 @@ class Sessions:
         return await wrapped(*args, **kwargs)
 
     async def client_exit(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        return await self._exit_session(wrapped, instance, args, kwargs, server=False)
+
+    async def _exit_session(self, wrapped: Any, instance: Any, args: Any, kwargs: Any, *, server: bool) -> Any:
+        """`__aexit__` of a session whose `__aenter__` noted its start: the session metric once it ended."""
         error = args[1] if len(args) > 1 else kwargs.get("exc_val")
         try:
             return await wrapped(*args, **kwargs)
@@ -155,8 +159,12 @@ class Sessions:
             if started is not None:
                 instance._agent_otel_session = None
                 t0, attrs = started
-                version = getattr(instance, "protocol_version", None) or attrs.get(MCP_PROTOCOL_VERSION)
-                self._record_session(2, t0, attrs, SESSION_KEYS + CLIENT_ADDRESS_KEYS, version, error)
+                if server:
+                    version = getattr(getattr(instance, "client_params", None), "protocolVersion", None)  # asked in initialize
+                    self._record_session(3, t0, attrs, SESSION_KEYS, version, error)
+                else:
+                    version = getattr(instance, "protocol_version", None) or attrs.get(MCP_PROTOCOL_VERSION)
+                    self._record_session(2, t0, attrs, SESSION_KEYS + CLIENT_ADDRESS_KEYS, version, error)
 
     def _record_session(self, which: int, t0: float, attrs: dict[str, Any], keys: tuple[str, ...], version: Any,
                         error: Any) -> None:
@@ -188,18 +196,7 @@ class Sessions:
         return await wrapped(*args, **kwargs)
 
     async def session_exit(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        if isinstance(instance, _client_session_class()):
-            return await self.client_exit(wrapped, instance, args, kwargs)
-        error = args[1] if len(args) > 1 else kwargs.get("exc_val")
-        try:
-            return await wrapped(*args, **kwargs)
-        finally:
-            started = getattr(instance, "_agent_otel_session", None)
-            if started is not None:
-                instance._agent_otel_session = None
-                t0, attrs = started
-                version = getattr(getattr(instance, "client_params", None), "protocolVersion", None)  # asked in initialize
-                self._record_session(3, t0, attrs, SESSION_KEYS, version, error)
+        return await self._exit_session(wrapped, instance, args, kwargs, server=not isinstance(instance, _client_session_class()))
 
     # --- server: JSONRPCDispatcher.run on the serving side -------------------------------------
 
