@@ -70,10 +70,14 @@ class BatchPolicy:
     max_parallel_runs: int = 8      # overlapping single runs when grouping does not pay
     pay_ratio: float = 0.9
     recheck_every: int = 64         # runs between re-trials of grouping once it was judged not to pay
+    inline_s: float = 0.001         # a run of one known to take at most this long may run on the event loop thread (0: never)
     alpha: float = 0.2              # weight of the newest run in the moving averages
     single_s: float | None = None   # moving average: seconds of a run of one request
     grouped_s_per_request: float | None = None  # moving average: seconds per request of grouped runs
+    inline_single_s: float | None = None  # moving average: seconds to answer a run of one on the loop thread
+    pooled_single_s: float | None = None  # moving average: seconds to answer a run of one through the pool
     _since_trial: int = 0
+    _since_inline_trial: int = 0
 
     @property
     def grouping_pays(self) -> bool:
@@ -107,6 +111,38 @@ class BatchPolicy:
             return min(queued, self.max_batch_size)
         return 1
 
+    def runs_inline(self, size: int, running: int) -> bool:
+        """Whether a run of one request should run on the event loop thread instead of the pool.
+
+        Handing a run to a thread and its answer back costs a fixed ~0.1 ms, and onnxruntime may
+        run slower or faster off the loop thread depending on how busy the cores are; for a run of
+        a few hundred microseconds that difference is as large as the run. So it is measured, like
+        grouping: a lone request (no run in progress) whose run is known to take at most
+        `inline_s` goes where its measured time to answer is lower, the pool's round trip or the
+        loop's own run, each re-tried every `recheck_every` decisions. Grouped runs always go to
+        the pool: while one runs, the loop collects the next batch."""
+        if size != 1 or running or self.inline_s <= 0 or self.single_s is None or self.single_s > self.inline_s:
+            return False
+        if self.inline_single_s is None or self.pooled_single_s is None:
+            return self.inline_single_s is None  # measure each way once (the pool's first, as the run before this one)
+        self._since_inline_trial += 1
+        faster_inline = self.inline_single_s <= self.pooled_single_s
+        if self._since_inline_trial >= self.recheck_every:  # the load may have changed: try the other way once
+            self._since_inline_trial = 0
+            return not faster_inline
+        return faster_inline
+
+    def observe_answer(self, inline: bool, seconds: float) -> None:
+        """Seconds from starting a run of one request to its answer on the loop, inline or through the pool."""
+        if seconds < 0:
+            return
+        old = self.inline_single_s if inline else self.pooled_single_s
+        new = seconds if old is None else (1 - self.alpha) * old + self.alpha * seconds
+        if inline:
+            self.inline_single_s = new
+        else:
+            self.pooled_single_s = new
+
     def observe(self, size: int, seconds: float) -> None:
         if size <= 0 or seconds < 0:
             return
@@ -126,17 +162,22 @@ def _pool() -> concurrent.futures.ThreadPoolExecutor:
 
 class DynamicBatcher:
     def __init__(self, session: Any, *, max_batch_size: int = 32, max_wait_ms: float = 2.0, attributes: dict[str, Any] | None = None,
-                 max_parallel_runs: int | None = None) -> None:
+                 max_parallel_runs: int | None = None, inline_ms: float = 1.0) -> None:
         """`max_wait_ms` is accepted for compatibility and validated, but holds no one: the wait
         is adaptive (none while a runner is free, else until a run ends). `max_parallel_runs`:
-        overlapping single runs when grouping does not pay (default: the default executor's thread count)."""
-        if max_batch_size < 1 or max_wait_ms < 0:
-            raise ValueError(f"DynamicBatcher: max_batch_size must be >= 1 and max_wait_ms >= 0, got {max_batch_size}, {max_wait_ms}")
+        overlapping single runs when grouping does not pay (default: the default executor's thread count).
+        `inline_ms`: runs measured to take at most this long run on the event loop thread (the
+        loop is busy that long, as with any short computation in a coroutine); 0 sends every run
+        to the pool."""
+        if max_batch_size < 1 or max_wait_ms < 0 or inline_ms < 0:
+            raise ValueError(f"DynamicBatcher: max_batch_size must be >= 1, max_wait_ms and inline_ms >= 0, "
+                             f"got {max_batch_size}, {max_wait_ms}, {inline_ms}")
         self.session = session
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_ms / 1000
         self.attributes = attributes or {}
-        self.policy = BatchPolicy(max_batch_size=max_batch_size, max_parallel_runs=max_parallel_runs or min(32, (os.cpu_count() or 1) + 4))
+        self.policy = BatchPolicy(max_batch_size=max_batch_size, max_parallel_runs=max_parallel_runs or min(32, (os.cpu_count() or 1) + 4),
+                                  inline_s=inline_ms / 1000)
         self._inputs = {i.name: i for i in session.get_inputs()}
         self._names = list(self._inputs)
         self._shapes = {name: list(i.shape[1:]) for name, i in self._inputs.items()}
@@ -167,16 +208,16 @@ class DynamicBatcher:
         request = _Request(self._validate(feed), loop.create_future())
         self._queue.append(request)
         if not self._collecting:
-            if self._running or self._lone:
+            if self._running or (self._lone and not self.policy.runs_inline(1, 0)):
                 self._dispatch(loop)  # busy: a second run starts once as many wait as the smallest run holds
-            else:  # idle: start at the end of this turn, with every caller ready in it
+            else:  # idle: start at the end of this turn, with every caller ready in it (never inline inside a caller: it must yield)
                 self._collecting = True
                 loop.call_soon(self._collected, loop)
         return await request.future
 
     def _collected(self, loop: asyncio.AbstractEventLoop) -> None:
         self._collecting = False
-        self._dispatch(loop)
+        self._dispatch(loop, may_inline=True)
 
     def _take(self, n: int) -> list[_Request]:
         """Up to `n` queued requests whose callers still wait (a cancelled caller's request is dropped)."""
@@ -187,9 +228,10 @@ class DynamicBatcher:
                 taken.append(r)
         return taken
 
-    def _dispatch(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _dispatch(self, loop: asyncio.AbstractEventLoop, may_inline: bool = False) -> None:
         """Start runs while the policy has free runners for what is queued. A run belongs to no
-        caller's task, so a cancelled caller cannot cancel the others' run."""
+        caller's task, so a cancelled caller cannot cancel the others' run. `may_inline`: called
+        from a loop callback (not from inside a caller's coroutine), so a short run may happen here."""
         while n := self.policy.take(len(self._queue), self._running, min(self._sizes, default=0)):
             batch = self._take(n)
             if not batch:
@@ -204,23 +246,41 @@ class DynamicBatcher:
                 feed = {name: np.stack([r.feed[name] for r in batch]) for name in self._names}
             self._running += 1
             self._sizes.append(len(batch))
-            _pool().submit(self._run, loop, batch, feed)
+            t0 = time.perf_counter()
+            if may_inline and self.policy.runs_inline(len(batch), self._running - 1):
+                outputs, error = self._session_run(feed)
+                seconds = time.perf_counter() - t0
+                self.policy.observe_answer(True, seconds)
+                self._finish(loop, batch, outputs, error, seconds, dispatch=False)
+            else:
+                _pool().submit(self._run, loop, batch, feed, t0)
 
-    def _run(self, loop: asyncio.AbstractEventLoop, batch: list[_Request], feed: dict[str, np.ndarray]) -> None:
+    def _session_run(self, feed: dict[str, np.ndarray]) -> tuple[list[np.ndarray] | None, BaseException | None]:
+        try:
+            return self.session.run(None, feed), None
+        except BaseException as exc:  # noqa: BLE001 - handed to the callers of this batch
+            return None, exc
+
+    def _run(self, loop: asyncio.AbstractEventLoop, batch: list[_Request], feed: dict[str, np.ndarray], dispatched: float) -> None:
         """In a pool thread: run, then answer on the loop with one `call_soon_threadsafe`."""
         t0 = time.perf_counter()
+        outputs, error = self._session_run(feed)
         try:
-            outputs, error = self.session.run(None, feed), None
-        except BaseException as exc:  # noqa: BLE001 - handed to the callers of this batch
-            outputs, error = None, exc
-        try:
-            loop.call_soon_threadsafe(self._finish, loop, batch, outputs, error, time.perf_counter() - t0)
+            loop.call_soon_threadsafe(self._pooled, loop, batch, outputs, error, time.perf_counter() - t0, dispatched)
         except RuntimeError:  # the loop closed meanwhile: nobody is left to answer
             pass
 
+    def _pooled(self, loop: asyncio.AbstractEventLoop, batch: list[_Request], outputs: list[np.ndarray] | None, error: BaseException | None,
+                seconds: float, dispatched: float) -> None:
+        """On the loop, a pool run's answer: its round trip is measured for runs of one."""
+        if len(batch) == 1:
+            self.policy.observe_answer(False, time.perf_counter() - dispatched)
+        self._finish(loop, batch, outputs, error, seconds)
+
     def _finish(self, loop: asyncio.AbstractEventLoop, batch: list[_Request], outputs: list[np.ndarray] | None, error: BaseException | None,
-                seconds: float) -> None:
-        """On the loop: each caller of the batch gets its slice of the outputs, or the run's error."""
+                seconds: float, dispatch: bool = True) -> None:
+        """On the loop: each caller of the batch gets its slice of the outputs, or the run's error;
+        then (unless `_dispatch` itself is the caller) the next run starts with what queued."""
         self._running -= 1
         self._sizes.remove(len(batch))
         self._lone = len(batch) == 1 and not self._queue  # nobody came during a run of one: the next request need not wait for company
@@ -238,7 +298,8 @@ class DynamicBatcher:
             for i, r in enumerate(batch):
                 if not r.future.done():
                     r.future.set_result([out[i] for out in outputs])
-        self._dispatch(loop)
+        if dispatch:
+            self._dispatch(loop, may_inline=True)
         if not self._running and self._drained is not None and not self._drained.done():
             self._drained.set_result(None)
 

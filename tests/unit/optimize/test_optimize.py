@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -225,10 +226,32 @@ def test_batch_policy_stops_grouping_when_it_does_not_pay_and_rechecks():
     assert policy.grouping_pays and policy.take(queued=20, running=0) == 20
 
 
+def test_batch_policy_runs_lone_requests_where_they_answer_sooner_and_rechecks():
+    from agent_otel.optimize.batcher import BatchPolicy
+
+    policy = BatchPolicy(inline_s=0.001, recheck_every=10)
+    assert not policy.runs_inline(1, running=0)  # nothing measured yet: the pool (that run measures the model)
+    policy.observe(1, 0.0004)
+    assert policy.runs_inline(1, running=0)  # a short run: try it on the loop once
+    policy.observe_answer(True, 0.0009)
+    policy.observe_answer(False, 0.0006)  # the pool's round trip measured faster (a busy machine)
+    assert [policy.runs_inline(1, running=0) for _ in range(10)].count(True) == 1  # the pool, re-trying the loop once
+    for _ in range(10):
+        policy.observe_answer(True, 0.0003)  # now the loop answers sooner
+    assert policy.runs_inline(1, running=0)
+    assert not policy.runs_inline(1, running=1)  # never beside a run in progress
+    assert not policy.runs_inline(4, running=0)  # grouped runs go to the pool
+    policy.observe(1, 0.005)
+    for _ in range(20):
+        policy.observe(1, 0.005)
+    assert not policy.runs_inline(1, running=0)  # runs longer than inline_s never block the loop
+    assert not BatchPolicy(inline_s=0, single_s=0.0001, inline_single_s=0.0001, pooled_single_s=0.001).runs_inline(1, 0)
+
+
 async def test_batcher_runs_a_lone_caller_at_once_and_groups_the_callers_of_one_turn(classifier):
     from agent_otel.optimize.batcher import DynamicBatcher as Batcher
 
-    batcher = Batcher(classifier, max_batch_size=16)
+    batcher = Batcher(classifier, max_batch_size=16, inline_ms=0)  # every run in the pool (short runs on the loop: the next test)
     sizes: list[int] = []
     observe = batcher.policy.observe
     batcher.policy.observe = lambda n, s: (sizes.append(n), observe(n, s))  # type: ignore[method-assign]
@@ -247,6 +270,56 @@ async def test_batcher_runs_a_lone_caller_at_once_and_groups_the_callers_of_one_
     await asyncio.gather(*(batcher.submit({"features": x}) for _ in range(17)))
     assert sizes == [16, 1]  # callers overlapped: those of one loop turn share a full batch, the 17th runs after it
     await batcher.close()
+
+
+async def test_batcher_runs_short_lone_runs_on_the_loop_thread_yet_lets_other_coroutines_run(classifier):
+    """A lone request whose run is short and answers faster on the loop than through the pool
+    skips the thread hand-off; the caller still yields to the loop once per request, and grouped
+    runs stay in the pool."""
+    loop_thread = threading.get_ident()
+    threads: list[tuple[int, int]] = []
+
+    class Recording:
+        def get_inputs(self):
+            return classifier.get_inputs()
+
+        def run(self, names, feed):
+            threads.append((len(feed["features"]), threading.get_ident()))
+            return classifier.run(names, feed)
+
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0)
+            ticks += 1
+
+    tick = asyncio.ensure_future(ticker())
+    batcher = DynamicBatcher(Recording(), max_batch_size=16, inline_ms=50)
+    x = np.ones(4, np.float32)
+    for _ in range(20):
+        got = await batcher.submit({"features": x})
+        np.testing.assert_allclose(got[0], classifier.run(None, {"features": x[None, :]})[0][0], rtol=1e-6)
+    assert threads[0][1] != loop_thread  # the first run of one measures it, in the pool
+    # then (a tiny model: far faster without the hand-off) runs of one happen on the loop thread
+    assert sum(t == loop_thread for _, t in threads[1:20]) >= 18
+    assert batcher.policy.inline_single_s < batcher.policy.pooled_single_s
+    assert ticks >= 19  # one caller in a tight loop still let the ticker run between its requests
+    del threads[:]
+    await asyncio.gather(*(batcher.submit({"features": x}) for _ in range(16)))
+    assert [n for n, _ in threads] == [16] and threads[0][1] != loop_thread  # grouped runs stay in the pool
+    tick.cancel()
+    await batcher.close()
+
+    never = DynamicBatcher(Recording(), max_batch_size=16, inline_ms=0)
+    del threads[:]
+    for _ in range(5):
+        await never.submit({"features": x})
+    assert all(t != loop_thread for _, t in threads)  # inline_ms=0: the loop never runs the model
+    await never.close()
+    with pytest.raises(ValueError, match="inline_ms"):
+        DynamicBatcher(classifier, inline_ms=-1)
 
 
 class _Slow:
