@@ -19,12 +19,16 @@ concurrent calls (re-checking now and then).
 
 Runs go to a thread pool (`concurrent.futures`, shared by all batchers) and answer the loop with
 one `call_soon_threadsafe` (no task or chained future per run; a cancelled caller cannot cancel
-the others' run), so the event loop is never blocked. A request that finds the batcher idle right
-after a lone run (nobody came during it) starts at once, without the collecting turn: one caller
-pays no more loop turns than a plain `run_in_executor` call. Two alternatives were measured on a
-busy 2-core machine and rejected: running a lone request inline on the event loop (it blocks every
-other coroutine for the run, and a thread that never sleeps is preempted more: 224 runs/s against
-407/s through the executor) and one dedicated runner thread per batcher fed by a `SimpleQueue`
+the others' run), so the event loop stays free while a batch runs. A request that finds the
+batcher idle right after a lone run (nobody came during it) starts at once, without the
+collecting turn: one caller pays no more loop turns than a plain `run_in_executor` call.
+The one exception is a lone request whose run is short (`inline_ms`, 1 ms by default): it may run
+on the loop thread itself, skipping the hand-off to a thread and back, which for a run of a few
+hundred microseconds costs as much as the run. Whether that pays depends on how busy the cores
+are (on an idle 2-core machine the loop thread answered twice as fast; on a busy one a thread
+that never sleeps is preempted more and it answered slower), so it is measured per batcher, like
+grouping (`BatchPolicy.runs_inline`), and the caller still yields to the loop once per request.
+One dedicated runner thread per batcher fed by a `SimpleQueue` was measured and rejected
 (0.6-0.75x the pool's throughput for one caller).
 Each caller gets its own slice of the outputs, or its batch's exception.
 
@@ -74,10 +78,11 @@ class BatchPolicy:
     alpha: float = 0.2              # weight of the newest run in the moving averages
     single_s: float | None = None   # moving average: seconds of a run of one request
     grouped_s_per_request: float | None = None  # moving average: seconds per request of grouped runs
-    inline_single_s: float | None = None  # moving average: seconds to answer a run of one on the loop thread
-    pooled_single_s: float | None = None  # moving average: seconds to answer a run of one through the pool
+    trial_runs: int = 8             # lone requests, of every recheck_every, that alternate between the loop thread and the pool
+    inline_cycle_s: float | None = None  # moving average: a lone request's cycle when its run was on the loop thread
+    pooled_cycle_s: float | None = None  # moving average: the same when its run went through the pool
     _since_trial: int = 0
-    _since_inline_trial: int = 0
+    _lone_decisions: int = 0
 
     @property
     def grouping_pays(self) -> bool:
@@ -111,37 +116,43 @@ class BatchPolicy:
             return min(queued, self.max_batch_size)
         return 1
 
+    @property
+    def inline_qualifies(self) -> bool:
+        """A run of one is known to be short enough (at most `inline_s`) to run on the loop thread."""
+        return self.inline_s > 0 and self.single_s is not None and self.single_s <= self.inline_s
+
     def runs_inline(self, size: int, running: int) -> bool:
-        """Whether a run of one request should run on the event loop thread instead of the pool.
+        """Whether a lone request (a run of one, none in progress) runs on the event loop thread
+        instead of the pool.
 
-        Handing a run to a thread and its answer back costs a fixed ~0.1 ms, and onnxruntime may
-        run slower or faster off the loop thread depending on how busy the cores are; for a run of
-        a few hundred microseconds that difference is as large as the run. So it is measured, like
-        grouping: a lone request (no run in progress) whose run is known to take at most
-        `inline_s` goes where its measured time to answer is lower, the pool's round trip or the
-        loop's own run, each re-tried every `recheck_every` decisions. Grouped runs always go to
-        the pool: while one runs, the loop collects the next batch."""
-        if size != 1 or running or self.inline_s <= 0 or self.single_s is None or self.single_s > self.inline_s:
+        Handing a run to a thread and its answer back costs a fixed ~0.1 ms, and onnxruntime runs
+        faster or slower on the loop thread depending on how busy the cores are (about twice as
+        fast on an idle 2-core machine, slower on a busy one); for a run of a few hundred
+        microseconds either way the difference is as large as the run. So it is measured, like
+        grouping: only runs known to take at most `inline_s` qualify; of every `recheck_every`
+        lone requests the first `trial_runs` alternate between the two ways, and the rest go the
+        way whose measured cycle (one lone request's start to the next's: the run, its answer
+        reaching the caller, the caller's next request) is shorter. Grouped runs always go to the
+        pool: while one runs, the loop collects the next batch."""
+        if size != 1 or running or not self.inline_qualifies:
             return False
-        if self.inline_single_s is None or self.pooled_single_s is None:
-            return self.inline_single_s is None  # measure each way once (the pool's first, as the run before this one)
-        self._since_inline_trial += 1
-        faster_inline = self.inline_single_s <= self.pooled_single_s
-        if self._since_inline_trial >= self.recheck_every:  # the load may have changed: try the other way once
-            self._since_inline_trial = 0
-            return not faster_inline
-        return faster_inline
+        n = self._lone_decisions
+        self._lone_decisions += 1
+        if n % self.recheck_every < self.trial_runs or self.inline_cycle_s is None or self.pooled_cycle_s is None:
+            return n % 2 == 1  # alternate, the pool first
+        return self.inline_cycle_s <= self.pooled_cycle_s
 
-    def observe_answer(self, inline: bool, seconds: float) -> None:
-        """Seconds from starting a run of one request to its answer on the loop, inline or through the pool."""
-        if seconds < 0:
+    def observe_cycle(self, inline: bool, seconds: float) -> None:
+        """One lone request's cycle, whose run went the given way. A cycle far longer than the run
+        means the caller paused between requests: it says nothing about either way, and is ignored."""
+        if seconds < 0 or self.single_s is None or seconds > 20 * self.single_s:
             return
-        old = self.inline_single_s if inline else self.pooled_single_s
+        old = self.inline_cycle_s if inline else self.pooled_cycle_s
         new = seconds if old is None else (1 - self.alpha) * old + self.alpha * seconds
         if inline:
-            self.inline_single_s = new
+            self.inline_cycle_s = new
         else:
-            self.pooled_single_s = new
+            self.pooled_cycle_s = new
 
     def observe(self, size: int, seconds: float) -> None:
         if size <= 0 or seconds < 0:
@@ -186,6 +197,7 @@ class DynamicBatcher:
         self._lone = False        # the last run held one request and nobody came meanwhile: start the next at once
         self._running = 0
         self._sizes: list[int] = []  # requests in each run in progress
+        self._last_lone: tuple[float, bool] | None = None  # start of the last lone request's run, and whether it ran inline
         self._drained: asyncio.Future[None] | None = None
         self._batch_size = instrument("agent_otel.batcher.batch_size")
         self._queue_time = instrument("agent_otel.batcher.queue_time")
@@ -208,7 +220,7 @@ class DynamicBatcher:
         request = _Request(self._validate(feed), loop.create_future())
         self._queue.append(request)
         if not self._collecting:
-            if self._running or (self._lone and not self.policy.runs_inline(1, 0)):
+            if self._running or (self._lone and not self.policy.inline_qualifies):
                 self._dispatch(loop)  # busy: a second run starts once as many wait as the smallest run holds
             else:  # idle: start at the end of this turn, with every caller ready in it (never inline inside a caller: it must yield)
                 self._collecting = True
@@ -246,14 +258,23 @@ class DynamicBatcher:
                 feed = {name: np.stack([r.feed[name] for r in batch]) for name in self._names}
             self._running += 1
             self._sizes.append(len(batch))
-            t0 = time.perf_counter()
-            if may_inline and self.policy.runs_inline(len(batch), self._running - 1):
+            inline = self._lone_start(len(batch), may_inline)
+            if inline:
+                t0 = time.perf_counter()
                 outputs, error = self._session_run(feed)
-                seconds = time.perf_counter() - t0
-                self.policy.observe_answer(True, seconds)
-                self._finish(loop, batch, outputs, error, seconds, dispatch=False)
+                self._finish(loop, batch, outputs, error, time.perf_counter() - t0, dispatch=False)
             else:
-                _pool().submit(self._run, loop, batch, feed, t0)
+                _pool().submit(self._run, loop, batch, feed)
+
+    def _lone_start(self, size: int, may_inline: bool) -> bool:
+        """Whether this run goes on the loop thread; times the cycles of lone requests for the policy."""
+        lone = size == 1 and self._running == 1
+        inline = lone and may_inline and self.policy.runs_inline(1, 0)
+        now = time.perf_counter()
+        if self._last_lone is not None and lone:
+            self.policy.observe_cycle(self._last_lone[1], now - self._last_lone[0])
+        self._last_lone = (now, inline) if lone else None
+        return inline
 
     def _session_run(self, feed: dict[str, np.ndarray]) -> tuple[list[np.ndarray] | None, BaseException | None]:
         try:
@@ -261,21 +282,14 @@ class DynamicBatcher:
         except BaseException as exc:  # noqa: BLE001 - handed to the callers of this batch
             return None, exc
 
-    def _run(self, loop: asyncio.AbstractEventLoop, batch: list[_Request], feed: dict[str, np.ndarray], dispatched: float) -> None:
+    def _run(self, loop: asyncio.AbstractEventLoop, batch: list[_Request], feed: dict[str, np.ndarray]) -> None:
         """In a pool thread: run, then answer on the loop with one `call_soon_threadsafe`."""
         t0 = time.perf_counter()
         outputs, error = self._session_run(feed)
         try:
-            loop.call_soon_threadsafe(self._pooled, loop, batch, outputs, error, time.perf_counter() - t0, dispatched)
+            loop.call_soon_threadsafe(self._finish, loop, batch, outputs, error, time.perf_counter() - t0)
         except RuntimeError:  # the loop closed meanwhile: nobody is left to answer
             pass
-
-    def _pooled(self, loop: asyncio.AbstractEventLoop, batch: list[_Request], outputs: list[np.ndarray] | None, error: BaseException | None,
-                seconds: float, dispatched: float) -> None:
-        """On the loop, a pool run's answer: its round trip is measured for runs of one."""
-        if len(batch) == 1:
-            self.policy.observe_answer(False, time.perf_counter() - dispatched)
-        self._finish(loop, batch, outputs, error, seconds)
 
     def _finish(self, loop: asyncio.AbstractEventLoop, batch: list[_Request], outputs: list[np.ndarray] | None, error: BaseException | None,
                 seconds: float, dispatch: bool = True) -> None:

@@ -226,26 +226,29 @@ def test_batch_policy_stops_grouping_when_it_does_not_pay_and_rechecks():
     assert policy.grouping_pays and policy.take(queued=20, running=0) == 20
 
 
-def test_batch_policy_runs_lone_requests_where_they_answer_sooner_and_rechecks():
+def test_batch_policy_runs_lone_requests_the_way_measured_faster_and_rechecks():
     from agent_otel.optimize.batcher import BatchPolicy
 
-    policy = BatchPolicy(inline_s=0.001, recheck_every=10)
+    policy = BatchPolicy(inline_s=0.001, recheck_every=20, trial_runs=4)
     assert not policy.runs_inline(1, running=0)  # nothing measured yet: the pool (that run measures the model)
     policy.observe(1, 0.0004)
-    assert policy.runs_inline(1, running=0)  # a short run: try it on the loop once
-    policy.observe_answer(True, 0.0009)
-    policy.observe_answer(False, 0.0006)  # the pool's round trip measured faster (a busy machine)
-    assert [policy.runs_inline(1, running=0) for _ in range(10)].count(True) == 1  # the pool, re-trying the loop once
+    assert [policy.runs_inline(1, running=0) for _ in range(4)] == [False, True, False, True]  # trials alternate
+    for _ in range(2):
+        policy.observe_cycle(False, 0.0006)
+        policy.observe_cycle(True, 0.0012)  # on the loop thread a cycle took longer (a busy machine)
+    assert [policy.runs_inline(1, running=0) for _ in range(16)] == [False] * 16  # so the pool...
+    assert [policy.runs_inline(1, running=0) for _ in range(4)] == [False, True, False, True]  # ...and trials again
     for _ in range(10):
-        policy.observe_answer(True, 0.0003)  # now the loop answers sooner
+        policy.observe_cycle(True, 0.0003)  # now the loop thread is faster
     assert policy.runs_inline(1, running=0)
+    policy.observe_cycle(True, 0.5)  # the caller paused: no measure of either way
+    assert policy.inline_cycle_s < 0.001
     assert not policy.runs_inline(1, running=1)  # never beside a run in progress
     assert not policy.runs_inline(4, running=0)  # grouped runs go to the pool
-    policy.observe(1, 0.005)
     for _ in range(20):
         policy.observe(1, 0.005)
     assert not policy.runs_inline(1, running=0)  # runs longer than inline_s never block the loop
-    assert not BatchPolicy(inline_s=0, single_s=0.0001, inline_single_s=0.0001, pooled_single_s=0.001).runs_inline(1, 0)
+    assert not BatchPolicy(inline_s=0, single_s=0.0001, inline_cycle_s=0.0001, pooled_cycle_s=0.001).runs_inline(1, 0)
 
 
 async def test_batcher_runs_a_lone_caller_at_once_and_groups_the_callers_of_one_turn(classifier):
@@ -302,9 +305,10 @@ async def test_batcher_runs_short_lone_runs_on_the_loop_thread_yet_lets_other_co
         got = await batcher.submit({"features": x})
         np.testing.assert_allclose(got[0], classifier.run(None, {"features": x[None, :]})[0][0], rtol=1e-6)
     assert threads[0][1] != loop_thread  # the first run of one measures it, in the pool
-    # then (a tiny model: far faster without the hand-off) runs of one happen on the loop thread
-    assert sum(t == loop_thread for _, t in threads[1:20]) >= 18
-    assert batcher.policy.inline_single_s < batcher.policy.pooled_single_s
+    # then trials alternate, and (a tiny model: far faster without the hand-off) runs of one stay on the loop thread
+    assert [t == loop_thread for _, t in threads[1:9]] == [False, True] * 4
+    assert all(t == loop_thread for _, t in threads[9:20])
+    assert batcher.policy.inline_cycle_s < batcher.policy.pooled_cycle_s
     assert ticks >= 19  # one caller in a tight loop still let the ticker run between its requests
     del threads[:]
     await asyncio.gather(*(batcher.submit({"features": x}) for _ in range(16)))
