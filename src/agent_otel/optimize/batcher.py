@@ -192,6 +192,7 @@ class DynamicBatcher:
         self._inputs = {i.name: i for i in session.get_inputs()}
         self._names = list(self._inputs)
         self._shapes = {name: list(i.shape[1:]) for name, i in self._inputs.items()}
+        self._fixed_shapes = {name: tuple(d) if all(isinstance(v, int) for v in d) else None for name, d in self._shapes.items()}
         self._queue: collections.deque[_Request] = collections.deque()
         self._collecting = False  # a run starts at the end of this loop turn, with whoever joined
         self._lone = False        # the last run held one request and nobody came meanwhile: start the next at once
@@ -207,10 +208,11 @@ class DynamicBatcher:
             raise ModelError(f"inputs {sorted(feed)} do not match the model's {sorted(self._inputs)}")
         out = {}
         for name, value in feed.items():
-            arr = np.asarray(value)
-            declared = self._shapes[name]
-            if arr.ndim != len(declared) or any(isinstance(d, int) and d != v for d, v in zip(declared, arr.shape)):
-                raise ModelError(f"input {name!r}: one sample must have shape {declared}, got {list(arr.shape)}")
+            arr = value if type(value) is np.ndarray else np.asarray(value)
+            if arr.shape != self._fixed_shapes[name]:  # the common case, a model with fixed sample dims, costs one comparison
+                declared = self._shapes[name]
+                if arr.ndim != len(declared) or any(isinstance(d, int) and d != v for d, v in zip(declared, arr.shape)):
+                    raise ModelError(f"input {name!r}: one sample must have shape {declared}, got {list(arr.shape)}")
             out[name] = arr
         return out
 
@@ -244,7 +246,7 @@ class DynamicBatcher:
         """Start runs while the policy has free runners for what is queued. A run belongs to no
         caller's task, so a cancelled caller cannot cancel the others' run. `may_inline`: called
         from a loop callback (not from inside a caller's coroutine), so a short run may happen here."""
-        while n := self.policy.take(len(self._queue), self._running, min(self._sizes, default=0)):
+        while self._queue and (n := self.policy.take(len(self._queue), self._running, min(self._sizes) if self._sizes else 0)):
             batch = self._take(n)
             if not batch:
                 continue
@@ -298,7 +300,8 @@ class DynamicBatcher:
         self._running -= 1
         self._sizes.remove(len(batch))
         self._lone = len(batch) == 1 and not self._queue  # nobody came during a run of one: the next request need not wait for company
-        if error is None and any(np.ndim(o) == 0 or len(o) != len(batch) for o in outputs or ()):
+        size = len(batch)
+        if error is None and any((o.shape if type(o) is np.ndarray else np.shape(o))[:1] != (size,) for o in outputs or ()):
             error = ModelError(f"the model's outputs {[list(np.shape(o)) for o in outputs or ()]} have no batch dimension of {len(batch)}")
         if error is not None:
             if not isinstance(error, Exception):

@@ -98,6 +98,25 @@ async def test_batcher_bad_request_fails_only_its_caller(classifier):
     await batcher.close()
 
 
+async def test_batcher_takes_plain_lists_and_checks_only_the_fixed_dims_of_symbolic_shapes():
+    class Input:
+        name, shape = "x", ["batch", "seq", 3]
+
+    class Summing:
+        def get_inputs(self):
+            return [Input()]
+
+        def run(self, names, feed):
+            return [feed["x"].sum(axis=(1, 2))]
+
+    batcher = DynamicBatcher(Summing())
+    assert float((await batcher.submit({"x": [[1.0, 2.0, 3.0]]}))[0]) == 6.0  # a list; any length for "seq"
+    assert float((await batcher.submit({"x": np.ones((5, 3))}))[0]) == 15.0
+    with pytest.raises(ModelError, match=r"must have shape \['seq', 3\], got \[2, 4\]"):
+        await batcher.submit({"x": np.zeros((2, 4))})
+    await batcher.close()
+
+
 async def test_batcher_run_failure_reaches_every_caller_of_that_batch():
     class Failing:
         def get_inputs(self):
