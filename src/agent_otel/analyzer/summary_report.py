@@ -64,7 +64,7 @@ def _pick(group_of_item: np.ndarray, weight: np.ndarray, cap: int, rng: np.rando
         starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
         lengths = np.diff(np.r_[starts, row.size])
         row_group = group_of_item[starts]
-        spans = weight[starts] * lengths  # spans behind each row
+        spans = np.add.reduceat(weight, starts)  # spans behind each row
         total = np.bincount(row_group, weights=spans)
         stored = np.bincount(row_group, weights=lengths)
         big = stored[row_group] > 4 * cap
@@ -159,7 +159,8 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
     # cost per row: its key's model at the table's price
     models = [k[3] for k in keys]
     price = [price_for(m, table) if m else None for m in models]
-    row_model_price = np.array([[p[0], p[1]] if p else [0.0, 0.0] for p in price])[w.key_of] if keys else np.zeros((0, 2))
+    key_price = np.array([[p[0], p[1]] if p else [0.0, 0.0] for p in price]).reshape(-1, 2)
+    row_model_price = key_price[w.key_of]
     row_unpriced = np.array([bool(m) and p is None for m, p in zip(models, price)], dtype=bool)[w.key_of] if keys else np.zeros(0, bool)
     has_tok = st[:, TOKEN_SPANS] > 0
     row_cost = np.where(has_tok, (st[:, IN_TOK] * row_model_price[:, 0] + st[:, OUT_TOK] * row_model_price[:, 1]) / 1e6, 0.0)
@@ -232,7 +233,8 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
             "cpu_utilization": stats.compare_level(res.cpu_utilization, baseline.resources.get("cpu_utilization"), thresholds.resource_pct),
             "memory_rss_bytes": stats.compare_level(res.memory_rss_bytes, baseline.resources.get("memory_rss_bytes"), thresholds.resource_pct),
         }
-    is_root = np.array([bool(k[4]) for k in keys], dtype=bool)[w.key_of] if keys else np.zeros(0, bool)
+    key_is_root = np.array([bool(k[4]) for k in keys], dtype=bool)
+    is_root = key_is_root[w.key_of] if keys else np.zeros(0, bool)
     root_entry = np.flatnonzero(is_root[w.bin_row])  # sketch entries of root spans: services' and the timeseries' trace latency
     root_bins = (w.bin_row[root_entry], w.bin[root_entry], w.bin_count[root_entry])
     total_spans = int(st[:, COUNT].sum())
@@ -252,7 +254,7 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
         },
         "services": _services(w, keys, is_root, row_cost, row_unpriced_tok, data_s, root_bins),
         "groups": groups, "bottlenecks": bottlenecks, "slowest_traces": slowest, "errors": errors, "resources": resources,
-        "timeseries": _timeseries(w, is_root, row_cost, data_start, data_end, root_bins),
+        "timeseries": _timeseries(w, key_is_root, key_price, data_start, data_end),
         "traces": traces,
         "recommendations": raw.recommend(groups, bottlenecks, total_cost),
         "figures_from": {"summaries": w.summary_rows, "raw_spans": w.raw_spans},
@@ -330,24 +332,35 @@ def _errors(source: Any, w: WindowSummary, keys: list[tuple], start_ns: int, end
             for (k, n, e), v in top]
 
 
-def _timeseries(w: WindowSummary, is_root: np.ndarray, row_cost: np.ndarray, lo: int, hi: int,
-                root_bins: tuple[np.ndarray, np.ndarray, np.ndarray]) -> dict[str, Any]:
+def _timeseries(w: WindowSummary, key_is_root: np.ndarray, key_price: np.ndarray, lo: int, hi: int) -> dict[str, Any]:
     """`report._timeseries` at the summaries' resolution: buckets are whole minutes (up to 30
-    buckets; a window of few minutes has as many buckets as minutes)."""
-    minutes = np.unique(w.minute)
+    buckets; a window of few minutes has as many buckets as minutes). Minute rows give their
+    minute; hour rows give theirs from their timeline (figures per minute and key, and each
+    minute's sketch of all root spans)."""
+    mine = ~w.from_hour
+    minute = np.concatenate([w.minute[mine], w.tl_minute])
+    key_of = np.concatenate([w.key_of[mine], w.tl_key_of])
+    st = np.concatenate([w.stats[mine], w.tl_stats])
+    entry = np.flatnonzero(mine[w.bin_row] & key_is_root[w.key_of[w.bin_row]]) if w.bin_row.size else np.zeros(0, np.int64)
+    r_minute = np.concatenate([w.minute[w.bin_row[entry]], w.tl_root_minute])
+    r_bin = np.concatenate([w.bin[entry].astype(np.int64), w.tl_root_bin])
+    r_count = np.concatenate([w.bin_count[entry].astype(np.int64), w.tl_root_count])
+    is_root = key_is_root[key_of] if key_of.size else np.zeros(0, bool)
+    price = key_price[key_of] if key_of.size else np.zeros((0, 2))
+    row_cost = np.where(st[:, TOKEN_SPANS] > 0, (st[:, IN_TOK] * price[:, 0] + st[:, OUT_TOK] * price[:, 1]) / 1e6, 0.0)
+    minutes = np.unique(minute)
     per = max(1, int(np.ceil(minutes.size / 30)))
     buckets = int(np.ceil(minutes.size / per))
-    which = np.searchsorted(minutes, w.minute) // per
+    which = np.searchsorted(minutes, minute) // per
     first = int(minutes[0]) if minutes.size else lo
     bucket_ns = per * 60_000_000_000
     edges = [first + b * bucket_ns for b in range(buckets)]
     bucket_s = bucket_ns / 1e9
-    st = w.stats
     calls, errs = _by(which, buckets, st[:, COUNT]), _by(which, buckets, st[:, ERRORS])
     roots = _by(which[is_root], buckets, st[is_root, COUNT])
     rmin = _extreme(which[is_root], buckets, st[is_root, MIN], np.minimum, np.inf)
     rmax = _extreme(which[is_root], buckets, st[is_root, MAX], np.maximum, -np.inf)
-    q = quantiles(which[root_bins[0]], root_bins[1], root_bins[2], buckets, (0.5, 0.95, 0.99), rmin, rmax)
+    q = quantiles(np.searchsorted(minutes, r_minute) // per, r_bin, r_count, buckets, (0.5, 0.95, 0.99), rmin, rmax)
     pct = {p: [None if not roots[b] else round(float(q[b, j]), 3) for b in range(buckets)] for j, p in enumerate(("p50", "p95", "p99"))}
     return {
         "bucket_start_ns": edges, "bucket_seconds": round(bucket_s, 3),
