@@ -73,7 +73,7 @@ def write(store: Store, n_spans: int, t0: int, seed: int = 0) -> None:
 
 
 GENERATOR = {"spans_per_trace": SPANS_PER_TRACE, "agents": AGENTS, "batch_traces": BATCH_TRACES, "trace_gap_ms": 1, "seed": 0, "version": 2}
-WRITE_PATH = ("localstore/store.py", "localstore/summaries.py", "localstore/edge_columns.py", "localstore/hour_summaries.py", "localstore/exporters.py")
+WRITE_PATH = ("localstore/store.py", "localstore/summaries.py", "localstore/edge_columns.py", "localstore/block_summaries.py", "localstore/exporters.py")
 
 
 def cached_store(cache: Path, n: int) -> tuple[Path, int, float | None]:

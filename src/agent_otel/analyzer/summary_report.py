@@ -25,7 +25,7 @@ from agent_otel.analyzer import stats
 from agent_otel.analyzer.pricing import load_prices, price_for, price_source
 from agent_otel.analyzer.sources.base import SourceError, SpanFrame
 from agent_otel.analyzer.sources.summaries import WindowSummary
-from agent_otel.localstore.summaries import COUNT, ERRORS, IN_TOK, MAX, MIN, OUT_TOK, SUM, TOKEN_SPANS, dense, dense_quantiles, id_text, quantiles, value_of, weighted_pick
+from agent_otel.localstore.summaries import COUNT, ERRORS, IN_TOK, MAX, MIN, OUT_TOK, SUM, TOKEN_SPANS, dense, dense_quantiles, id_text, quantiles, value_of
 
 SUMMARY_SPANS = 5_000  # windows holding more spans than this are reported from summaries ("auto")
 QS = tuple(p / 100 for p in stats.PERCENTILES)

@@ -28,7 +28,8 @@ import numpy as np
 from ddsketch.mapping import LogarithmicMapping
 
 INTERVAL_NS = 60 * 10**9
-HOUR_NS = 3600 * 10**9  # localstore.hour_summaries
+HOUR_NS = 3600 * 10**9  # localstore.block_summaries' blocks: hours...
+BLOCK_NS = 10 * INTERVAL_NS  # ...and 10 minutes
 RELATIVE_ACCURACY = 0.005
 SAMPLES_PER_KEY = 64     # raw durations kept per key and minute (uniform)
 ROOT_SAMPLES_PER_KEY = 32  # root spans' trace ids kept per root key and minute (the critical-path sample draws 200 from a window)
@@ -496,9 +497,9 @@ class Summarizer:
         self._rows: list[tuple[Any, ...]] = []
         self._ranges: list[list[int]] = []   # rowid ranges of the buffered rows
         self._since = 0.0
-        from agent_otel.localstore import edge_columns, hour_summaries  # they build on this module
+        from agent_otel.localstore import edge_columns, block_summaries  # they build on this module
 
-        conn.executescript(SCHEMA + edge_columns.SCHEMA + hour_summaries.SCHEMA)
+        conn.executescript(SCHEMA + edge_columns.SCHEMA + block_summaries.SCHEMA)
 
     def add(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
         """`rows` were just inserted (same transaction, one executemany: consecutive rowids)."""
@@ -524,9 +525,9 @@ class Summarizer:
             self.flush(conn)
             now = time.time_ns()
             compact(conn, before_ns=now - now % INTERVAL_NS, rng=self._rng)
-            from agent_otel.localstore import hour_summaries
+            from agent_otel.localstore import block_summaries
 
-            hour_summaries.build(conn, before_ns=now, rng=self._rng)
+            block_summaries.build(conn, before_ns=now, rng=self._rng)
             return
         if not self._rows:
             return
@@ -550,10 +551,10 @@ class Summarizer:
         if newest > self._latest_interval:
             if self._latest_interval >= 0:
                 compact(conn, before_ns=newest, rng=self._rng)
-                if newest // HOUR_NS > self._latest_interval // HOUR_NS:  # the data moved past an hour: its hour row
-                    from agent_otel.localstore import hour_summaries
+                if newest // BLOCK_NS > self._latest_interval // BLOCK_NS:  # the data moved past 10 minutes (or an hour): their block rows
+                    from agent_otel.localstore import block_summaries
 
-                    hour_summaries.build(conn, before_ns=newest, rng=self._rng)
+                    block_summaries.build(conn, before_ns=newest, rng=self._rng)
             self._latest_interval = newest
 
 def cover(conn: sqlite3.Connection, lo: int, hi: int) -> None:
@@ -614,10 +615,10 @@ def prune(conn: sqlite3.Connection, cutoff_ns: int) -> None:
         conn.execute("DELETE FROM span_summaries WHERE interval_ns + ? <= ?", (INTERVAL_NS, cutoff_ns))
     except sqlite3.OperationalError:  # a store that never kept summaries
         return
-    from agent_otel.localstore import edge_columns, hour_summaries
+    from agent_otel.localstore import edge_columns, block_summaries
 
     edge_columns.prune(conn, cutoff_ns)
-    hour_summaries.prune(conn, cutoff_ns)
+    block_summaries.prune(conn, cutoff_ns)
     (oldest,) = conn.execute("SELECT MIN(rowid) FROM spans").fetchone()
     if oldest is None:
         conn.execute("DELETE FROM summary_coverage")

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from agent_otel.localstore import edge_columns, hour_summaries
+from agent_otel.localstore import edge_columns, block_summaries
 from agent_otel.localstore.exporters import SPAN_COLUMNS
 from agent_otel.localstore.summaries import INTERVAL_NS, Chunk, TokenRollup, join_ids, summarise
 
@@ -50,8 +50,8 @@ class WindowSummary:
     data_end_ns: int
     raw_spans: int              # spans read raw (edges, not yet summarised)
     summary_rows: int           # summary rows read
-    from_hour: np.ndarray       # (R,) bool: the row is an hour's (localstore.hour_summaries): its minutes are in the timeline below
-    tl_minute: np.ndarray       # (T,) the hours' timelines: minute start,
+    from_hour: np.ndarray       # (R,) bool: the row is a block's (an hour or 10 minutes: localstore.block_summaries): its minutes are in the timeline below
+    tl_minute: np.ndarray       # (T,) the blocks' timelines: minute start,
     tl_key_of: np.ndarray       # (T,) index into keys,
     tl_stats: np.ndarray        # (T, len(STATS)) the key's figures in that minute
     tl_root_minute: np.ndarray  # (B,) and each minute's sketch of all root spans
@@ -96,10 +96,9 @@ def load(conn: sqlite3.Connection, start_ns: int, end_ns: int, service: str | No
         gaps = _gaps(conn)
     except sqlite3.OperationalError:  # a store written before summaries existed
         return None
-    # hours wholly inside the window from their hour rows (a report of all services: the timeline's root sketch is of all of them)
-    hours = hour_summaries.usable(conn, start_ns, end_ns, [(r[0], r[1], r[2]) for r in meta]) if service is None else []
-    in_hour = {h for h, *_ in hours}
-    meta = [r for r in meta if r[1] - r[1] % hour_summaries.HOUR_NS not in in_hour]
+    # hours and 10 minutes wholly inside the window from their block rows (a report of all services: the timeline's root sketch is of all of them)
+    blocks = block_summaries.usable(conn, start_ns, end_ns, [(r[0], r[1], r[2]) for r in meta]) if service is None else []
+    meta = [r for r in meta if not any(h <= r[1] < h + length for h, length, *_ in blocks)]
     rows = _figures(conn, meta)
     inside: dict[int, bool] = {}
     spans_of: dict[int, int] = {}
@@ -126,8 +125,8 @@ def load(conn: sqlite3.Connection, start_ns: int, end_ns: int, service: str | No
     if raw:
         rows_full = [(*r, None) for r in raw]  # the summariser reads SPAN_COLUMNS positions; attributes unused
         chunks += summarise(rows_full, rng, TokenRollup()).values()
-    hour_rows = [(Chunk.decode(f, h, n, lo, hi, e, keys_cache), hour_summaries.Timeline.decode(t, h)) for h, n, lo, hi, e, f, t in hours]
-    return _combine(chunks, hour_rows, service, len(raw), len(rows) + len(hours))
+    block_rows = [(Chunk.decode(f, h, n, lo, hi, e, keys_cache), block_summaries.Timeline.decode(t, h)) for h, _, n, lo, hi, e, f, t in blocks]
+    return _combine(chunks, block_rows, service, len(raw), len(rows) + len(blocks))
 
 
 def _figures(conn: sqlite3.Connection, meta: list[tuple]) -> list[tuple]:
@@ -148,7 +147,7 @@ def _figures(conn: sqlite3.Connection, meta: list[tuple]) -> list[tuple]:
     return [(iv, n, a, b, e, blobs[rid]) for rid, iv, n, a, b, e in meta if rid in blobs]
 
 
-def _combine(chunks: list[Chunk], hour_rows: list[tuple[Chunk, hour_summaries.Timeline]], service: str | None, raw_spans: int,
+def _combine(chunks: list[Chunk], hour_rows: list[tuple[Chunk, block_summaries.Timeline]], service: str | None, raw_spans: int,
              summary_rows: int) -> WindowSummary:
     keys: dict[tuple, int] = {}
     parts: dict[str, list[np.ndarray]] = {n: [] for n in ("key_of", "minute", "stats", "bin_row", "bin", "bin_count", "sample_row", "sample_ms", "sample_weight",
@@ -223,7 +222,7 @@ def _combine(chunks: list[Chunk], hour_rows: list[tuple[Chunk, hour_summaries.Ti
                 cur[3] += r[3]
         timeline = timelines.get(id(c))
         tl["from_hour"].append(np.full(n_mine, timeline is not None))
-        if timeline is not None:  # no service filter here (hour rows serve reports of all services)
+        if timeline is not None:  # no service filter here (block rows serve reports of all services)
             glob_key = np.full(k, -1, np.int64)
             glob_key[mine] = key_of
             tl["minute"].append(timeline.minute)

@@ -1,6 +1,7 @@
-"""Hour rows: a report read from them says what the minute rows say (the same sketch counts, so
-the same percentiles, the same time series), and what the raw spans say within 1 %, whether the
-window takes whole hours, cuts one mid-minute, or a late batch changed an hour after its row."""
+"""Hour and 10-minute rows: a report read from them says what the minute rows say (the same sketch
+counts, so the same percentiles, the same time series), and what the raw spans say within 1 %,
+whether the window takes whole hours, cuts one mid-minute, or a late batch changed an hour after
+its row."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ import pytest
 
 from agent_otel.analyzer import build_report
 from agent_otel.analyzer.sources.local import LocalSource
-from agent_otel.localstore import hour_summaries
+from agent_otel.localstore import block_summaries
 from agent_otel.localstore.exporters import SPAN_COLUMNS
 from agent_otel.localstore.store import Store
 from agent_otel.localstore.store import connect as store_connect
 from test_summaries import assert_same_report, by_group  # same directory
 
-HOUR = hour_summaries.HOUR_NS
+HOUR = block_summaries.HOUR_NS
 H0 = time.time_ns() // HOUR * HOUR - 4 * HOUR  # three complete hours of data, well inside retention
 FIRST = H0 + 37 * 60 * 10**9 + 500_000_000     # data from 37.5 minutes into the first hour...
 GAP_NS = 2_500_000_000                          # ...one trace every 2.5 s...
@@ -51,17 +52,18 @@ def store_path(tmp_path_factory):
     rng = np.random.default_rng(7)
     for first in range(0, TRACES, 400):
         store.write("spans", SPAN_COLUMNS, rows(first, min(400, TRACES - first), rng))
+        store.flush_summaries()  # as a live writer's buffer does each second: its blocks are built as the data moves past them
     store.close()
     return path
 
 
 def without_hour_rows(monkeypatch) -> None:
-    monkeypatch.setattr(hour_summaries, "usable", lambda *a, **k: [])
+    monkeypatch.setattr(block_summaries, "usable", lambda *a, **k: [])
 
 
 def test_a_window_of_hours_reads_one_row_per_hour_with_the_minute_rows_figures(store_path, monkeypatch):
     conn = store_connect(store_path, readonly=True)
-    hours = [h for (h,) in conn.execute("SELECT interval_ns FROM hour_summaries ORDER BY 1")]
+    hours = [h for (h,) in conn.execute("SELECT interval_ns FROM block_summaries WHERE level_ns = ? ORDER BY 1", (HOUR,))]
     assert hours == [H0, H0 + HOUR, H0 + 2 * HOUR]  # each complete hour (the last one completed by the clock, on close)
     src = LocalSource(store_path)
     window = (H0, time.time_ns())
@@ -87,13 +89,14 @@ def test_a_window_of_hours_reads_one_row_per_hour_with_the_minute_rows_figures(s
     assert from_hours["bottlenecks"] and {b["name"] for b in from_hours["bottlenecks"]} == {b["name"] for b in from_minutes["bottlenecks"]}
 
 
-def test_a_window_cutting_an_hour_mid_minute_reads_that_hour_from_minutes(store_path):
+def test_a_window_cutting_an_hour_mid_minute_reads_its_10_minute_rows_and_minutes(store_path):
     src = LocalSource(store_path)
     for start, end in ((H0 + HOUR + 17 * 60 * 10**9 + 30_500_000_000, time.time_ns()),  # hour 2 cut, hour 3 whole
                        (H0, H0 + 2 * HOUR + 5 * 60 * 10**9 + 12_000_000_000)):           # hours 1 and 2 whole, hour 3 cut
         approx = build_report(src, start, end, summaries="always").to_dict()
         exact = build_report(src, start, end, summaries="never").to_dict()
-        assert approx["figures_from"]["raw_spans"] == 0 and 2 < approx["figures_from"]["summaries"] < 60
+        # one hour row, four 10-minute rows, two minute rows and the cut minute (from its span columns)
+        assert approx["figures_from"] == {"summaries": 8, "raw_spans": 0}
         assert_same_report(exact, approx, rollup_rel=0.0)
         assert sum(approx["timeseries"]["calls"]) == exact["totals"]["spans"]
 
@@ -133,8 +136,10 @@ def test_hour_rows_go_with_their_minutes(tmp_path):
     store.write("spans", SPAN_COLUMNS, rows(0, 2000, np.random.default_rng(5)))
     store.close()
     conn = store_connect(path)
-    assert conn.execute("SELECT COUNT(*) FROM hour_summaries").fetchone()[0] == 3
+    hours = "SELECT interval_ns FROM block_summaries WHERE level_ns = 3600000000000 ORDER BY 1"
+    assert [h for (h,) in conn.execute(hours)] == [H0, H0 + HOUR, H0 + 2 * HOUR]
     from agent_otel.localstore import summaries
 
     summaries.prune(conn, H0 + HOUR)
-    assert [h for (h,) in conn.execute("SELECT interval_ns FROM hour_summaries ORDER BY 1")] == [H0 + HOUR, H0 + 2 * HOUR]
+    assert [h for (h,) in conn.execute(hours)] == [H0 + HOUR, H0 + 2 * HOUR]
+    assert conn.execute("SELECT MIN(interval_ns) FROM block_summaries").fetchone()[0] == H0 + HOUR

@@ -1,8 +1,9 @@
-"""Hour rows: the minute summaries (localstore.summaries) of each complete hour merged once, so a
-window of hours reads one row per hour plus the minute rows at its edges.
+"""Hour and 10-minute rows: the minute summaries (localstore.summaries) of each complete block
+merged once, so a window of hours reads one row per hour, a 10-minute row per whole 10 minutes of
+the hours it cuts, and the minute rows at its edges.
 
 A minute row of 500 keys holds ~100k sketch bins; a window of three busy hours would read 180 of
-them. The hour row holds the same sketch counts summed (so its percentiles are those of its
+them. A block's row holds the same sketch counts summed (so its percentiles are those of its
 minutes, bin for bin), the same exact counts, tokens, errors and slowest roots, and:
 
 - raw duration samples drawn per (kind, target) — the report's group — up to `GROUP_SAMPLES`
@@ -13,9 +14,9 @@ minutes, bin for bin), the same exact counts, tokens, errors and slowest roots, 
 - a timeline: each minute's figures per key and each minute's sketch of all root spans, for the
   report's per-minute time series.
 
-An hour row is built by the writer when its data moves past the hour (or on close), and records
+A block's row is built by the writer when its data moves past the block (or on close), and records
 which minute rows it was built from (their count, spans and rowids summed). A reader uses it only
-where the minute rows of that hour are still exactly those — a late batch or a pruned minute
+where the minute rows of that block are still exactly those — a late batch or a pruned minute
 makes it read the minutes instead, until the writer rebuilds the row — and only for a report of
 all services (the timeline's root sketch is of all services).
 """
@@ -32,26 +33,28 @@ import numpy as np
 from agent_otel.localstore import summaries as sm
 
 HOUR_NS = sm.HOUR_NS
+TEN_MINUTES_NS = sm.BLOCK_NS
+LEVELS = (HOUR_NS, TEN_MINUTES_NS)  # block lengths, longest first (a reader takes the longest that fits)
 GROUP_SAMPLES = 5000   # raw durations kept per (kind, target) and hour (stats.MAX_TEST_SAMPLES: what a report draws per group)
 ROOT_SAMPLES = 1024    # root spans kept per hour for the critical-path sample (which draws 205 per window)
-BUILDS_PER_CALL = 4    # hour rows (re)built per writer call at most: a store from before them is caught up over a few minutes
+BUILDS_PER_CALL = 4    # rows (re)built per level and writer call at most: a store from before them is caught up over a few blocks
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS hour_summaries (
-    interval_ns INTEGER PRIMARY KEY, minute_rows INTEGER NOT NULL, spans INTEGER NOT NULL, rowid_sum INTEGER NOT NULL,
+CREATE TABLE IF NOT EXISTS block_summaries (
+    level_ns INTEGER NOT NULL, interval_ns INTEGER NOT NULL, minute_rows INTEGER NOT NULL, spans INTEGER NOT NULL, rowid_sum INTEGER NOT NULL,
     min_start_ns INTEGER NOT NULL, max_start_ns INTEGER NOT NULL, max_end_ns INTEGER NOT NULL,
-    figures BLOB NOT NULL, timeline BLOB NOT NULL
+    figures BLOB NOT NULL, timeline BLOB NOT NULL, PRIMARY KEY (level_ns, interval_ns)
 );
 """
 
 
 @dataclass
 class Timeline:
-    """Per-minute figures of an hour: rows (minute, key) with the key's stats in that minute, and
+    """Per-minute figures of a block: rows (minute, key) with the key's stats in that minute, and
     each minute's sketch of every root span."""
 
     minute: np.ndarray      # (T,) int64 minute start
-    key: np.ndarray         # (T,) index into the hour chunk's keys
+    key: np.ndarray         # (T,) index into the block chunk's keys
     stats: np.ndarray       # (T, len(STATS))
     root_minute: np.ndarray  # (B,) int64 minute start
     root_bin: np.ndarray    # (B,) sketch key
@@ -81,8 +84,8 @@ class Timeline:
         return cls(**arrays)
 
 
-def merge_hour(chunks: list[sm.Chunk], hour_ns: int, rng: np.random.Generator) -> tuple[sm.Chunk, Timeline]:
-    """The hour row of the minute rows `chunks` of the hour starting at `hour_ns`."""
+def merge_block(chunks: list[sm.Chunk], hour_ns: int, rng: np.random.Generator) -> tuple[sm.Chunk, Timeline]:
+    """The row of the minute rows `chunks` of the block starting at `hour_ns`."""
     merged = sm.merge(chunks, rng, samples_per_key=0, root_samples_per_key=0)
     merged.interval_ns = hour_ns
     index = {k: i for i, k in enumerate(merged.keys)}
@@ -145,11 +148,11 @@ def timeline_of(chunks: list[sm.Chunk], remaps: list[np.ndarray], keys: list[sm.
                     (uniq >> 32) * sm.INTERVAL_NS, (uniq & 0xFFFFFFFF).astype(np.uint32).astype(np.int32).astype(np.int64), counts)
 
 
-def fingerprints(rows: list[tuple[int, int, int]]) -> dict[int, tuple[int, int, int]]:
-    """Per hour, (minute rows, spans, rowids summed) of minute rows given as (rowid, interval_ns, spans)."""
+def fingerprints(rows: list[tuple[int, int, int]], level_ns: int) -> dict[int, tuple[int, int, int]]:
+    """Per block, (minute rows, spans, rowids summed) of minute rows given as (rowid, interval_ns, spans)."""
     out: dict[int, list[int]] = {}
     for rowid, iv, spans in rows:
-        cur = out.setdefault(iv - iv % HOUR_NS, [0, 0, 0])
+        cur = out.setdefault(iv - iv % level_ns, [0, 0, 0])
         cur[0] += 1
         cur[1] += spans
         cur[2] += rowid
@@ -157,54 +160,65 @@ def fingerprints(rows: list[tuple[int, int, int]]) -> dict[int, tuple[int, int, 
 
 
 def build(conn: sqlite3.Connection, *, before_ns: int, rng: np.random.Generator, limit: int = BUILDS_PER_CALL) -> int:
-    """(Re)build the hour rows of hours ending at or before `before_ns` whose minute rows are not
-    what their row was built from, newest first, `limit` at most; drop those of hours without
-    minute rows left. Returns how many were built. Runs in the caller's transaction."""
-    end = before_ns - before_ns % HOUR_NS
-    now = fingerprints(conn.execute("SELECT rowid, interval_ns, spans FROM span_summaries WHERE interval_ns < ?", (end,)).fetchall())
-    have = {h: (n, s, r) for h, n, s, r in conn.execute("SELECT interval_ns, minute_rows, spans, rowid_sum FROM hour_summaries WHERE interval_ns < ?", (end,))}
-    gone = [(h,) for h in have if h not in now]
-    if gone:
-        conn.executemany("DELETE FROM hour_summaries WHERE interval_ns = ?", gone)
+    """(Re)build the rows of blocks (each level) ending at or before `before_ns` whose minute rows
+    are not what their row was built from, newest first, `limit` per level at most; drop those of
+    blocks without minute rows left. Returns how many were built. Runs in the caller's transaction."""
+    minutes = conn.execute("SELECT rowid, interval_ns, spans FROM span_summaries WHERE interval_ns < ?",
+                           (before_ns - before_ns % TEN_MINUTES_NS,)).fetchall()
     built = 0
-    for h in sorted((h for h, fp in now.items() if have.get(h) != fp), reverse=True)[:limit]:
-        rows = conn.execute("SELECT rowid, interval_ns, spans, min_start_ns, max_start_ns, max_end_ns, figures FROM span_summaries "
-                            "WHERE interval_ns >= ? AND interval_ns < ?", (h, h + HOUR_NS)).fetchall()
-        chunk, timeline = merge_hour([sm.Chunk.decode(f, iv, n, a, b, e) for _, iv, n, a, b, e, f in rows], h, rng)
-        (count, spans, rowid_sum), = fingerprints([(r[0], r[1], r[2]) for r in rows]).values()
-        conn.execute("INSERT OR REPLACE INTO hour_summaries (interval_ns, minute_rows, spans, rowid_sum, min_start_ns, max_start_ns, max_end_ns, figures, timeline) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     (h, count, spans, rowid_sum, chunk.min_start_ns, chunk.max_start_ns, chunk.max_end_ns, chunk.encode(), timeline.encode(h)))
-        built += 1
+    for level in LEVELS:
+        end = before_ns - before_ns % level
+        now = fingerprints([r for r in minutes if r[1] < end], level)
+        have = {h: (n, s, r) for h, n, s, r in conn.execute(
+            "SELECT interval_ns, minute_rows, spans, rowid_sum FROM block_summaries WHERE level_ns = ? AND interval_ns < ?", (level, end))}
+        gone = [(level, h) for h in have if h not in now]
+        if gone:
+            conn.executemany("DELETE FROM block_summaries WHERE level_ns = ? AND interval_ns = ?", gone)
+        for h in sorted((h for h, fp in now.items() if have.get(h) != fp), reverse=True)[:limit]:
+            rows = conn.execute("SELECT rowid, interval_ns, spans, min_start_ns, max_start_ns, max_end_ns, figures FROM span_summaries "
+                                "WHERE interval_ns >= ? AND interval_ns < ?", (h, h + level)).fetchall()
+            chunk, timeline = merge_block([sm.Chunk.decode(f, iv, n, a, b, e) for _, iv, n, a, b, e, f in rows], h, rng)
+            (count, spans, rowid_sum), = fingerprints([(r[0], r[1], r[2]) for r in rows], level).values()
+            conn.execute("INSERT OR REPLACE INTO block_summaries (level_ns, interval_ns, minute_rows, spans, rowid_sum, min_start_ns, max_start_ns, "
+                         "max_end_ns, figures, timeline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (level, h, count, spans, rowid_sum, chunk.min_start_ns, chunk.max_start_ns, chunk.max_end_ns, chunk.encode(), timeline.encode(h)))
+            built += 1
     return built
 
 
 def prune(conn: sqlite3.Connection, cutoff_ns: int) -> None:
-    """Hour rows of hours that began before `cutoff_ns` go (some of their minutes have; the rest
-    is read from minute rows, or rebuilt)."""
+    """Rows of blocks that began before `cutoff_ns` go (some of their minutes have; the rest is
+    read from minute rows, or rebuilt)."""
     try:
-        conn.execute("DELETE FROM hour_summaries WHERE interval_ns < ?", (cutoff_ns,))
+        conn.execute("DELETE FROM block_summaries WHERE interval_ns < ?", (cutoff_ns,))
     except sqlite3.OperationalError:  # a store that never kept them
         pass
 
 
 def usable(conn: sqlite3.Connection, start_ns: int, end_ns: int, minute_rows: list[tuple[int, int, int]]) -> list[tuple]:
-    """Hour rows whose spans all lie in [start_ns, end_ns) and whose hour's minute rows (given as
+    """Block rows whose spans all lie in [start_ns, end_ns) and whose minute rows (given as
     (rowid, interval_ns, spans): every minute row of the window's minutes) are those it was built
-    from: (interval_ns, spans, min_start, max_start, max_end, figures, timeline) each."""
+    from, hours first, then 10-minute blocks outside them: (interval_ns, spans, min_start,
+    max_start, max_end, figures, timeline) each."""
     try:
         rows = conn.execute(
-            "SELECT interval_ns, minute_rows, spans, rowid_sum, min_start_ns, max_start_ns, max_end_ns FROM hour_summaries "
+            "SELECT level_ns, interval_ns, minute_rows, spans, rowid_sum, min_start_ns, max_start_ns, max_end_ns FROM block_summaries "
             "WHERE interval_ns >= ? AND interval_ns < ? AND min_start_ns >= ? AND max_start_ns < ?",
             (start_ns - start_ns % HOUR_NS, end_ns, start_ns, end_ns)).fetchall()
-    except sqlite3.OperationalError:  # a store written before hour rows existed
+    except sqlite3.OperationalError:  # a store written before block rows existed
         return []
     if not rows:
         return []
-    now = fingerprints(minute_rows)
-    ok = [r for r in rows if now.get(r[0]) == (r[1], r[2], r[3])]
+    taken: list[tuple[int, int]] = []  # [start, end) of the blocks taken
+    for level in LEVELS:
+        now = fingerprints(minute_rows, level)
+        for lv, h, n, spans, rsum, *_ in sorted(rows, key=lambda r: r[1]):
+            if lv == level and now.get(h) == (n, spans, rsum) and not any(a <= h < b for a, b in taken):
+                taken.append((h, h + level))
+    wanted = {(h, b - h) for h, b in taken}
     out = []
-    for h, _, spans, _, lo, hi, end in ok:
-        figures, timeline = conn.execute("SELECT figures, timeline FROM hour_summaries WHERE interval_ns = ?", (h,)).fetchone()
-        out.append((h, spans, lo, hi, end, figures, timeline))
+    for lv, h, _, spans, _, lo, hi, end in rows:
+        if (h, lv) in wanted:
+            figures, timeline = conn.execute("SELECT figures, timeline FROM block_summaries WHERE level_ns = ? AND interval_ns = ?", (lv, h)).fetchone()
+            out.append((h, lv, spans, lo, hi, end, figures, timeline))
     return out
