@@ -8,8 +8,9 @@ critical path, the latest failing trace of each top error) and for minutes the w
 
 The baseline test needs raw latencies: it runs Mann-Whitney U on up to 5,000 raw durations per
 side as before, drawn here as a uniform sample of the window (each minute keeps 64 raw durations
-per key, drawn uniformly; they are picked in proportion to the spans each stands for); the p95
-change is the sketch's p95 against the baseline's.
+per key, drawn uniformly, and each hour or 10-minute block row up to 5,000 per kind and name; they
+are picked in proportion to the spans each stands for); the p95 change is the sketch's p95
+against the baseline's.
 """
 
 from __future__ import annotations
