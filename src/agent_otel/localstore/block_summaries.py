@@ -209,13 +209,12 @@ def usable(conn: sqlite3.Connection, start_ns: int, end_ns: int, minute_rows: li
         return []
     if not rows:
         return []
-    taken: list[tuple[int, int]] = []  # [start, end) of the blocks taken
+    wanted: set[tuple[int, int]] = set()  # (start, level) of the blocks taken
     for level in LEVELS:
         now = fingerprints(minute_rows, level)
-        for lv, h, n, spans, rsum, *_ in sorted(rows, key=lambda r: r[1]):
-            if lv == level and now.get(h) == (n, spans, rsum) and not any(a <= h < b for a, b in taken):
-                taken.append((h, h + level))
-    wanted = {(h, b - h) for h, b in taken}
+        for lv, h, n, spans, rsum, *_ in rows:
+            if lv == level and now.get(h) == (n, spans, rsum) and not any((h - h % longer, longer) in wanted for longer in LEVELS if longer > level):
+                wanted.add((h, level))
     out = []
     for lv, h, _, spans, _, lo, hi, end in rows:
         if (h, lv) in wanted:

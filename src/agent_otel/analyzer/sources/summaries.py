@@ -98,7 +98,8 @@ def load(conn: sqlite3.Connection, start_ns: int, end_ns: int, service: str | No
         return None
     # hours and 10 minutes wholly inside the window from their block rows (a report of all services: the timeline's root sketch is of all of them)
     blocks = block_summaries.usable(conn, start_ns, end_ns, [(r[0], r[1], r[2]) for r in meta]) if service is None else []
-    meta = [r for r in meta if not any(h <= r[1] < h + length for h, length, *_ in blocks)]
+    covered = {(length, h) for h, length, *_ in blocks}
+    meta = [r for r in meta if not any((length, r[1] - r[1] % length) in covered for length in block_summaries.LEVELS)]
     rows = _figures(conn, meta)
     inside: dict[int, bool] = {}
     spans_of: dict[int, int] = {}
