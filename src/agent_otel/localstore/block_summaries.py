@@ -63,10 +63,10 @@ class Timeline:
     NAMES = ("minute", "key", "stats", "root_minute", "root_bin", "root_count")
 
     def encode(self, hour_ns: int) -> bytes:
-        arrays = [("minute", ((self.minute - hour_ns) // sm.INTERVAL_NS).astype(np.int16)), ("key", sm._compact(self.key.astype(np.int64))),
+        arrays = [("minute", ((self.minute - hour_ns) // sm.INTERVAL_NS).astype(np.int16)), ("key", self.key.astype(np.int32)),
                   ("stats", np.ascontiguousarray(self.stats, np.float64)),
                   ("root_minute", ((self.root_minute - hour_ns) // sm.INTERVAL_NS).astype(np.int16)),
-                  ("root_bin", self.root_bin.astype(np.int32)), ("root_count", sm._compact(self.root_count.astype(np.int64)))]
+                  ("root_bin", self.root_bin.astype(np.int32)), ("root_count", self.root_count.astype(np.int64))]
         header = json.dumps([[n, a.dtype.str, list(a.shape)] for n, a in arrays], separators=(",", ":")).encode()
         return struct.pack("<I", len(header)) + header + b"".join(a.tobytes() for _, a in arrays)
 
