@@ -4,8 +4,9 @@ Synthetic traces (agent -> plan llm, retrieve step -> tool, answer llm; 3 % tool
 lognormal durations) are generated as numpy columns and written in bulk, 50,000 rows per
 `Store.write` — the store's own insert and the same summariser the SDK's exporter runs, not the
 SDK (10M spans through the SDK would take hours here). Traces start 1 ms apart (10M spans span
-33 minutes). Then `build_report` runs over the whole window: from the per-minute summaries (the
-default for big windows) and, up to `--raw-max`, from raw spans (the old way), side by side in
+33 minutes). Then `build_report` runs over the whole window: from the summaries (the default for
+big windows: hour and 10-minute block rows where the window holds the block whole, minute rows
+for the rest, localstore/block_summaries.py) and, up to `--raw-max`, from raw spans (the old way), side by side in
 one process, each `--repeat` times (median); the machine's load average is recorded with them.
 The same window is also timed with its start cut mid-minute (that minute answered from its span
 columns, localstore/edge_columns.py).
@@ -73,7 +74,7 @@ def write(store: Store, n_spans: int, t0: int, seed: int = 0) -> None:
 
 
 GENERATOR = {"spans_per_trace": SPANS_PER_TRACE, "agents": AGENTS, "batch_traces": BATCH_TRACES, "trace_gap_ms": 1, "seed": 0, "version": 2}
-WRITE_PATH = ("localstore/store.py", "localstore/summaries.py", "localstore/edge_columns.py", "localstore/exporters.py")
+WRITE_PATH = ("localstore/store.py", "localstore/summaries.py", "localstore/edge_columns.py", "localstore/block_summaries.py", "localstore/exporters.py")
 
 
 def cached_store(cache: Path, n: int) -> tuple[Path, int, float | None]:
@@ -163,7 +164,8 @@ def main() -> None:
         results.append(row)
         print(json.dumps(row), flush=True)
     out = {
-        "what": "build_report over a local-store window holding N spans from 100 agents: from per-minute summaries (default) and from raw spans "
+        "what": "build_report over a local-store window holding N spans from 100 agents: from the summaries (default: hour and 10-minute block rows, minute rows, "
+                "edge minutes' span columns) and from raw spans "
                 "(old way, up to --raw-max), side by side in one process; median of repeats; load average recorded (2-core shared machine)",
         "generated": "numpy columns, 50k rows per Store.write (the store's insert + summariser), not through the SDK; traces 1 ms apart; "
                      "stores cached by generator parameters and write-path source hash",

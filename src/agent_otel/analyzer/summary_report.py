@@ -8,8 +8,9 @@ critical path, the latest failing trace of each top error) and for minutes the w
 
 The baseline test needs raw latencies: it runs Mann-Whitney U on up to 5,000 raw durations per
 side as before, drawn here as a uniform sample of the window (each minute keeps 64 raw durations
-per key, drawn uniformly; they are picked in proportion to the spans each stands for); the p95
-change is the sketch's p95 against the baseline's.
+per key, drawn uniformly, and each hour or 10-minute block row up to 5,000 per kind and name; they
+are picked in proportion to the spans each stands for); the p95 change is the sketch's p95
+against the baseline's.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from agent_otel.analyzer import stats
 from agent_otel.analyzer.pricing import load_prices, price_for, price_source
 from agent_otel.analyzer.sources.base import SourceError, SpanFrame
 from agent_otel.analyzer.sources.summaries import WindowSummary
-from agent_otel.localstore.summaries import COUNT, ERRORS, IN_TOK, MAX, MIN, OUT_TOK, SUM, TOKEN_SPANS, dense, dense_quantiles, id_text, quantiles, value_of, weighted_pick
+from agent_otel.localstore.summaries import COUNT, ERRORS, IN_TOK, MAX, MIN, OUT_TOK, SUM, TOKEN_SPANS, dense, dense_quantiles, id_text, quantiles, value_of
 
 SUMMARY_SPANS = 5_000  # windows holding more spans than this are reported from summaries ("auto")
 QS = tuple(p / 100 for p in stats.PERCENTILES)
@@ -52,33 +53,30 @@ def _extreme(group: np.ndarray, n: int, values: np.ndarray, fn: np.ufunc, init: 
     return out
 
 
-def _pick(group_of_item: np.ndarray, weight: np.ndarray, cap: int, rng: np.random.Generator, row: np.ndarray | None = None) -> dict[int, np.ndarray]:
-    """Items per group, at most `cap`, a uniform sample of the spans behind them. With `row`
-    (items of a row are contiguous and in random order, as the summaries store them), a group
-    holding many more items than `cap` first keeps from each row a share in proportion to the
-    spans behind the row, without sorting (a sort of every sample of 10M spans would cost more
-    than the rest of the report)."""
+def _pick(group_of_item: np.ndarray, weight: np.ndarray, cap: int, rng: np.random.Generator, prefix: int = raw.BASELINE_SAMPLES) -> dict[int, np.ndarray]:
+    """Items per group, at most `cap`, a uniform sample of the spans behind them: the `cap` largest
+    Efraimidis-Spirakis keys (log(u) / weight) of each group, found by partition, not by a sort of
+    every item (the samples of 10M spans are ~250k). The first `prefix` items of a group are its
+    `prefix` largest keys, a uniform sample themselves (the report writes that many)."""
     if group_of_item.size == 0:
         return {}
-    if row is not None and row.size:
-        starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
-        lengths = np.diff(np.r_[starts, row.size])
-        row_group = group_of_item[starts]
-        spans = weight[starts] * lengths  # spans behind each row
-        total = np.bincount(row_group, weights=spans)
-        stored = np.bincount(row_group, weights=lengths)
-        big = stored[row_group] > 4 * cap
-        share = np.where(big, np.ceil(2 * cap * spans / np.maximum(total[row_group], 1e-12)), lengths)
-        position = np.arange(row.size) - np.repeat(starts, lengths)
-        keep = np.flatnonzero(position < np.repeat(np.minimum(share, lengths), lengths))
-        sub = _pick(group_of_item[keep], weight[keep], cap, rng)
-        return {g: keep[i] for g, i in sub.items()}
-    chosen = weighted_pick(group_of_item, weight, cap, rng)
-    g = group_of_item[chosen]
-    order = np.argsort(g, kind="stable")
-    chosen, g = chosen[order], g[order]
+    key = np.log(rng.random(group_of_item.size)) / np.maximum(weight, 1e-12)
+    small = group_of_item.astype(np.int16) if int(group_of_item.max()) < 2**15 else group_of_item
+    order = np.argsort(small, kind="stable")  # a radix sort for 16-bit group ids
+    g, key = group_of_item[order], key[order]
     cuts = np.flatnonzero(np.r_[True, g[1:] != g[:-1], True])
-    return {int(g[cuts[i]]): chosen[cuts[i] : cuts[i + 1]] for i in range(cuts.size - 1)}
+    out: dict[int, np.ndarray] = {}
+    for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
+        idx, k = order[a:b], key[a:b]
+        if idx.size > cap:
+            top = np.argpartition(k, idx.size - cap)[idx.size - cap :]
+            idx, k = idx[top], k[top]
+        if idx.size > prefix:
+            head = np.zeros(idx.size, bool)
+            head[np.argpartition(k, idx.size - prefix)[idx.size - prefix :]] = True
+            idx = np.concatenate([idx[head], idx[~head]])
+        out[int(g[a])] = idx
+    return out
 
 
 def _latency(q: np.ndarray, total: float, count: float, mx: float) -> dict[str, float]:
@@ -159,7 +157,8 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
     # cost per row: its key's model at the table's price
     models = [k[3] for k in keys]
     price = [price_for(m, table) if m else None for m in models]
-    row_model_price = np.array([[p[0], p[1]] if p else [0.0, 0.0] for p in price])[w.key_of] if keys else np.zeros((0, 2))
+    key_price = np.array([[p[0], p[1]] if p else [0.0, 0.0] for p in price]).reshape(-1, 2)
+    row_model_price = key_price[w.key_of]
     row_unpriced = np.array([bool(m) and p is None for m, p in zip(models, price)], dtype=bool)[w.key_of] if keys else np.zeros(0, bool)
     has_tok = st[:, TOKEN_SPANS] > 0
     row_cost = np.where(has_tok, (st[:, IN_TOK] * row_model_price[:, 0] + st[:, OUT_TOK] * row_model_price[:, 1]) / 1e6, 0.0)
@@ -188,7 +187,7 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
     progress("merging sketches")
     matrix, bmin = dense(row_group[w.bin_row], w.bin, w.bin_count, ng)
     q = dense_quantiles(matrix, bmin, QS, mins, maxs) if ng else np.zeros((0, len(QS)))
-    samples = _pick(row_group[w.sample_row], w.sample_weight, max(raw.BASELINE_SAMPLES, stats.MAX_TEST_SAMPLES), rng, row=w.sample_row)
+    samples = _pick(row_group[w.sample_row], w.sample_weight, max(raw.BASELINE_SAMPLES, stats.MAX_TEST_SAMPLES), rng)
     g_in, g_out, g_cost, g_unp, g_tokspans = (_by(row_group, ng, v) for v in (st[:, IN_TOK], st[:, OUT_TOK], row_cost, row_unpriced_tok, st[:, TOKEN_SPANS]))
     g_rolled = np.column_stack([_by(row_group, ng, rolled[:, j]) for j in range(4)]) if ng else np.zeros((0, 4))
     groups = []
@@ -232,7 +231,8 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
             "cpu_utilization": stats.compare_level(res.cpu_utilization, baseline.resources.get("cpu_utilization"), thresholds.resource_pct),
             "memory_rss_bytes": stats.compare_level(res.memory_rss_bytes, baseline.resources.get("memory_rss_bytes"), thresholds.resource_pct),
         }
-    is_root = np.array([bool(k[4]) for k in keys], dtype=bool)[w.key_of] if keys else np.zeros(0, bool)
+    key_is_root = np.array([bool(k[4]) for k in keys], dtype=bool)
+    is_root = key_is_root[w.key_of] if keys else np.zeros(0, bool)
     root_entry = np.flatnonzero(is_root[w.bin_row])  # sketch entries of root spans: services' and the timeseries' trace latency
     root_bins = (w.bin_row[root_entry], w.bin[root_entry], w.bin_count[root_entry])
     total_spans = int(st[:, COUNT].sum())
@@ -252,7 +252,7 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
         },
         "services": _services(w, keys, is_root, row_cost, row_unpriced_tok, data_s, root_bins),
         "groups": groups, "bottlenecks": bottlenecks, "slowest_traces": slowest, "errors": errors, "resources": resources,
-        "timeseries": _timeseries(w, is_root, row_cost, data_start, data_end, root_bins),
+        "timeseries": _timeseries(w, key_is_root, key_price, data_start, data_end),
         "traces": traces,
         "recommendations": raw.recommend(groups, bottlenecks, total_cost),
         "figures_from": {"summaries": w.summary_rows, "raw_spans": w.raw_spans},
@@ -330,24 +330,35 @@ def _errors(source: Any, w: WindowSummary, keys: list[tuple], start_ns: int, end
             for (k, n, e), v in top]
 
 
-def _timeseries(w: WindowSummary, is_root: np.ndarray, row_cost: np.ndarray, lo: int, hi: int,
-                root_bins: tuple[np.ndarray, np.ndarray, np.ndarray]) -> dict[str, Any]:
+def _timeseries(w: WindowSummary, key_is_root: np.ndarray, key_price: np.ndarray, lo: int, hi: int) -> dict[str, Any]:
     """`report._timeseries` at the summaries' resolution: buckets are whole minutes (up to 30
-    buckets; a window of few minutes has as many buckets as minutes)."""
-    minutes = np.unique(w.minute)
+    buckets; a window of few minutes has as many buckets as minutes). Minute rows give their
+    minute; hour rows give theirs from their timeline (figures per minute and key, and each
+    minute's sketch of all root spans)."""
+    mine = ~w.from_hour
+    minute = np.concatenate([w.minute[mine], w.tl_minute])
+    key_of = np.concatenate([w.key_of[mine], w.tl_key_of])
+    st = np.concatenate([w.stats[mine], w.tl_stats])
+    entry = np.flatnonzero(mine[w.bin_row] & key_is_root[w.key_of[w.bin_row]]) if w.bin_row.size else np.zeros(0, np.int64)
+    r_minute = np.concatenate([w.minute[w.bin_row[entry]], w.tl_root_minute])
+    r_bin = np.concatenate([w.bin[entry].astype(np.int64), w.tl_root_bin])
+    r_count = np.concatenate([w.bin_count[entry].astype(np.int64), w.tl_root_count])
+    is_root = key_is_root[key_of] if key_of.size else np.zeros(0, bool)
+    price = key_price[key_of] if key_of.size else np.zeros((0, 2))
+    row_cost = np.where(st[:, TOKEN_SPANS] > 0, (st[:, IN_TOK] * price[:, 0] + st[:, OUT_TOK] * price[:, 1]) / 1e6, 0.0)
+    minutes = np.unique(minute)
     per = max(1, int(np.ceil(minutes.size / 30)))
     buckets = int(np.ceil(minutes.size / per))
-    which = np.searchsorted(minutes, w.minute) // per
+    which = np.searchsorted(minutes, minute) // per
     first = int(minutes[0]) if minutes.size else lo
     bucket_ns = per * 60_000_000_000
     edges = [first + b * bucket_ns for b in range(buckets)]
     bucket_s = bucket_ns / 1e9
-    st = w.stats
     calls, errs = _by(which, buckets, st[:, COUNT]), _by(which, buckets, st[:, ERRORS])
     roots = _by(which[is_root], buckets, st[is_root, COUNT])
     rmin = _extreme(which[is_root], buckets, st[is_root, MIN], np.minimum, np.inf)
     rmax = _extreme(which[is_root], buckets, st[is_root, MAX], np.maximum, -np.inf)
-    q = quantiles(which[root_bins[0]], root_bins[1], root_bins[2], buckets, (0.5, 0.95, 0.99), rmin, rmax)
+    q = quantiles(np.searchsorted(minutes, r_minute) // per, r_bin, r_count, buckets, (0.5, 0.95, 0.99), rmin, rmax)
     pct = {p: [None if not roots[b] else round(float(q[b, j]), 3) for b in range(buckets)] for j, p in enumerate(("p50", "p95", "p99"))}
     return {
         "bucket_start_ns": edges, "bucket_seconds": round(bucket_s, 3),

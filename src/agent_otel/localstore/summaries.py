@@ -28,6 +28,8 @@ import numpy as np
 from ddsketch.mapping import LogarithmicMapping
 
 INTERVAL_NS = 60 * 10**9
+HOUR_NS = 3600 * 10**9  # localstore.block_summaries' blocks: hours...
+BLOCK_NS = 10 * INTERVAL_NS  # ...and 10 minutes
 RELATIVE_ACCURACY = 0.005
 SAMPLES_PER_KEY = 64     # raw durations kept per key and minute (uniform)
 ROOT_SAMPLES_PER_KEY = 32  # root spans' trace ids kept per root key and minute (the critical-path sample draws 200 from a window)
@@ -95,6 +97,8 @@ class Chunk:
     max_start_ns: int = 0
     max_end_ns: int = 0
     columns: dict[str, Any] | None = None  # the spans as columns (written to `span_columns`; not part of `encode`)
+    sample_w: np.ndarray | None = None      # (S,) spans each sample stands for, where not its key's spans over its key's samples (hour rows)
+    root_w: np.ndarray | None = None        # (R,) the same for root_key
 
     ARRAYS = ("stats", "bin_key", "bin", "bin_count", "sample_key", "sample_ms", "root_key", "root_ms", "root_tid", "slow_key", "slow_ms", "slow_tid")
 
@@ -105,7 +109,7 @@ class Chunk:
         32 hex digits (as OpenTelemetry's are), else as written. Keys as their own JSON part,
         which a reader parses once for every row holding the same keys (`decode`'s `keys_cache`)."""
         named = []
-        for n in self.ARRAYS:
+        for n in self.ARRAYS + tuple(n for n in ("sample_w", "root_w") if getattr(self, n) is not None):
             a = np.ascontiguousarray(getattr(self, n))
             if n == "bin_key" and (a.size < 2 or bool(np.all(a[1:] >= a[:-1]))):
                 n, a = "bin_runs", np.bincount(a, minlength=len(self.keys)) if a.size else np.zeros(len(self.keys), np.int64)
@@ -400,10 +404,15 @@ def merge(chunks: list[Chunk], rng: np.random.Generator, *, samples_per_key: int
 
 
 def sample_weights(chunks: list[Chunk], column: str, stat: int) -> np.ndarray:
-    """Spans each sample of `column` stands for: its key's spans in its chunk over its key's samples there."""
+    """Spans each sample of `column` stands for: its key's spans in its chunk over its key's samples
+    there (or the chunk's own weights: `Chunk.sample_w`, `Chunk.root_w`)."""
     parts = []
     for c in chunks:
         k = getattr(c, column)
+        own = c.sample_w if column == "sample_key" else c.root_w if column == "root_key" else None
+        if own is not None:
+            parts.append(np.asarray(own, np.float64))
+            continue
         parts.append(c.stats[k, stat] / np.maximum(np.bincount(k, minlength=len(c.keys))[k], 1))
     return np.concatenate(parts) if parts else np.zeros(0)
 
@@ -488,9 +497,9 @@ class Summarizer:
         self._rows: list[tuple[Any, ...]] = []
         self._ranges: list[list[int]] = []   # rowid ranges of the buffered rows
         self._since = 0.0
-        from agent_otel.localstore import edge_columns  # it builds on this module
+        from agent_otel.localstore import edge_columns, block_summaries  # they build on this module
 
-        conn.executescript(SCHEMA + edge_columns.SCHEMA)
+        conn.executescript(SCHEMA + edge_columns.SCHEMA + block_summaries.SCHEMA)
 
     def add(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
         """`rows` were just inserted (same transaction, one executemany: consecutive rowids)."""
@@ -516,6 +525,9 @@ class Summarizer:
             self.flush(conn)
             now = time.time_ns()
             compact(conn, before_ns=now - now % INTERVAL_NS, rng=self._rng)
+            from agent_otel.localstore import block_summaries
+
+            block_summaries.build(conn, before_ns=now, rng=self._rng)
             return
         if not self._rows:
             return
@@ -539,6 +551,10 @@ class Summarizer:
         if newest > self._latest_interval:
             if self._latest_interval >= 0:
                 compact(conn, before_ns=newest, rng=self._rng)
+                if newest // BLOCK_NS > self._latest_interval // BLOCK_NS:  # the data moved past 10 minutes (or an hour): their block rows
+                    from agent_otel.localstore import block_summaries
+
+                    block_summaries.build(conn, before_ns=newest, rng=self._rng)
             self._latest_interval = newest
 
 def cover(conn: sqlite3.Connection, lo: int, hi: int) -> None:
@@ -599,9 +615,10 @@ def prune(conn: sqlite3.Connection, cutoff_ns: int) -> None:
         conn.execute("DELETE FROM span_summaries WHERE interval_ns + ? <= ?", (INTERVAL_NS, cutoff_ns))
     except sqlite3.OperationalError:  # a store that never kept summaries
         return
-    from agent_otel.localstore import edge_columns
+    from agent_otel.localstore import edge_columns, block_summaries
 
     edge_columns.prune(conn, cutoff_ns)
+    block_summaries.prune(conn, cutoff_ns)
     (oldest,) = conn.execute("SELECT MIN(rowid) FROM spans").fetchone()
     if oldest is None:
         conn.execute("DELETE FROM summary_coverage")

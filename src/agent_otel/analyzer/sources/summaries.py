@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from agent_otel.localstore import edge_columns
+from agent_otel.localstore import edge_columns, block_summaries
 from agent_otel.localstore.exporters import SPAN_COLUMNS
 from agent_otel.localstore.summaries import INTERVAL_NS, Chunk, TokenRollup, join_ids, summarise
 
@@ -50,6 +50,13 @@ class WindowSummary:
     data_end_ns: int
     raw_spans: int              # spans read raw (edges, not yet summarised)
     summary_rows: int           # summary rows read
+    from_hour: np.ndarray       # (R,) bool: the row is a block's (an hour or 10 minutes: localstore.block_summaries): its minutes are in the timeline below
+    tl_minute: np.ndarray       # (T,) the blocks' timelines: minute start,
+    tl_key_of: np.ndarray       # (T,) index into keys,
+    tl_stats: np.ndarray        # (T, len(STATS)) the key's figures in that minute
+    tl_root_minute: np.ndarray  # (B,) and each minute's sketch of all root spans
+    tl_root_bin: np.ndarray
+    tl_root_count: np.ndarray
 
     def __len__(self) -> int:
         return int(self.stats[:, 0].sum()) if self.stats.size else 0
@@ -83,12 +90,17 @@ def summarised_spans(conn: sqlite3.Connection, start_ns: int, end_ns: int) -> in
 def load(conn: sqlite3.Connection, start_ns: int, end_ns: int, service: str | None, rng: np.random.Generator) -> WindowSummary | None:
     """The window's summary, or None when the store keeps no summaries."""
     try:
-        rows = conn.execute(
-            "SELECT interval_ns, spans, min_start_ns, max_start_ns, max_end_ns, figures FROM span_summaries WHERE interval_ns >= ? AND interval_ns < ?",
+        meta = conn.execute(
+            "SELECT rowid, interval_ns, spans, min_start_ns, max_start_ns, max_end_ns FROM span_summaries WHERE interval_ns >= ? AND interval_ns < ?",
             (start_ns - start_ns % INTERVAL_NS, end_ns)).fetchall()
         gaps = _gaps(conn)
     except sqlite3.OperationalError:  # a store written before summaries existed
         return None
+    # hours and 10 minutes wholly inside the window from their block rows (a report of all services: the timeline's root sketch is of all of them)
+    blocks = block_summaries.usable(conn, start_ns, end_ns, [(r[0], r[1], r[2]) for r in meta]) if service is None else []
+    covered = {(length, h) for h, length, *_ in blocks}
+    meta = [r for r in meta if not any((length, r[1] - r[1] % length) in covered for length in block_summaries.LEVELS)]
+    rows = _figures(conn, meta)
     inside: dict[int, bool] = {}
     spans_of: dict[int, int] = {}
     for iv, n, lo, hi, _, _ in rows:
@@ -114,10 +126,30 @@ def load(conn: sqlite3.Connection, start_ns: int, end_ns: int, service: str | No
     if raw:
         rows_full = [(*r, None) for r in raw]  # the summariser reads SPAN_COLUMNS positions; attributes unused
         chunks += summarise(rows_full, rng, TokenRollup()).values()
-    return _combine(chunks, service, len(raw), len(rows))
+    block_rows = [(Chunk.decode(f, h, n, lo, hi, e, keys_cache), block_summaries.Timeline.decode(t, h)) for h, _, n, lo, hi, e, f, t in blocks]
+    return _combine(chunks, block_rows, service, len(raw), len(rows) + len(blocks))
 
 
-def _combine(chunks: list[Chunk], service: str | None, raw_spans: int, summary_rows: int) -> WindowSummary:
+def _figures(conn: sqlite3.Connection, meta: list[tuple]) -> list[tuple]:
+    """(interval_ns, spans, min_start, max_start, max_end, figures) of the summary rows in `meta`
+    (rowid, interval_ns, spans, ...), read in runs of consecutive rowids."""
+    if not meta:
+        return []
+    ids = sorted(r[0] for r in meta)
+    blobs: dict[int, bytes] = {}
+    lo = prev = ids[0]
+    for i in [*ids[1:], None]:
+        if i is not None and i == prev + 1:
+            prev = i
+            continue
+        blobs.update(conn.execute("SELECT rowid, figures FROM span_summaries WHERE rowid BETWEEN ? AND ?", (lo, prev)))
+        if i is not None:
+            lo = prev = i
+    return [(iv, n, a, b, e, blobs[rid]) for rid, iv, n, a, b, e in meta if rid in blobs]
+
+
+def _combine(chunks: list[Chunk], hour_rows: list[tuple[Chunk, block_summaries.Timeline]], service: str | None, raw_spans: int,
+             summary_rows: int) -> WindowSummary:
     keys: dict[tuple, int] = {}
     parts: dict[str, list[np.ndarray]] = {n: [] for n in ("key_of", "minute", "stats", "bin_row", "bin", "bin_count", "sample_row", "sample_ms", "sample_weight",
                                                            "root_row", "root_ms", "root_tid", "root_weight", "slow_row", "slow_ms", "slow_tid")}
@@ -126,7 +158,9 @@ def _combine(chunks: list[Chunk], service: str | None, raw_spans: int, summary_r
     offset = 0
     starts, ends = [], []
     seen: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # per key list (shared by rows of the same keys): its mask and key indices
-    for c in chunks:
+    timelines = {id(c): t for c, t in hour_rows}
+    tl: dict[str, list[np.ndarray]] = {n: [] for n in ("minute", "key_of", "stats", "root_minute", "root_bin", "root_count", "from_hour")}
+    for c in [*chunks, *(c for c, _ in hour_rows)]:
         k = len(c.keys)
         if id(c.keys) not in seen:
             if service is not None:
@@ -156,7 +190,8 @@ def _combine(chunks: list[Chunk], service: str | None, raw_spans: int, summary_r
             ms = getattr(c, f"{prefix}_ms")
             parts[f"{prefix}_ms"].append(ms[ok])
             if prefix in ("sample", "root"):
-                weight = per_key[kk] / np.maximum(np.bincount(kk, minlength=k)[kk], 1)
+                own = c.sample_w if prefix == "sample" else c.root_w
+                weight = own if own is not None else per_key[kk] / np.maximum(np.bincount(kk, minlength=k)[kk], 1)
                 parts[f"{prefix}_weight"].append(weight[ok])
             if prefix in ("root", "slow"):
                 tid = getattr(c, f"{prefix}_tid")
@@ -186,6 +221,17 @@ def _combine(chunks: list[Chunk], service: str | None, raw_spans: int, summary_r
             else:
                 cur[2] += r[2]
                 cur[3] += r[3]
+        timeline = timelines.get(id(c))
+        tl["from_hour"].append(np.full(n_mine, timeline is not None))
+        if timeline is not None:  # no service filter here (block rows serve reports of all services)
+            glob_key = np.full(k, -1, np.int64)
+            glob_key[mine] = key_of
+            tl["minute"].append(timeline.minute)
+            tl["key_of"].append(glob_key[timeline.key])
+            tl["stats"].append(timeline.stats)
+            tl["root_minute"].append(timeline.root_minute)
+            tl["root_bin"].append(timeline.root_bin)
+            tl["root_count"].append(timeline.root_count)
         offset += n_mine
         if c.spans:
             starts.append(c.min_start_ns)
@@ -202,4 +248,8 @@ def _combine(chunks: list[Chunk], service: str | None, raw_spans: int, summary_r
         cat("root_row", np.int64), cat("root_ms", np.float64), join_ids(parts["root_tid"]), cat("root_weight", np.float64),
         cat("slow_row", np.int64), cat("slow_ms", np.float64), join_ids(parts["slow_tid"]),
         list(errors_by.values()), list(rollup_by.values()), min(starts, default=0), max(ends, default=0), raw_spans, summary_rows,
+        np.concatenate(tl["from_hour"]) if tl["from_hour"] else np.zeros(0, bool),
+        np.concatenate(tl["minute"]) if tl["minute"] else np.zeros(0, np.int64), np.concatenate(tl["key_of"]) if tl["key_of"] else np.zeros(0, np.int64),
+        np.concatenate(tl["stats"]) if tl["stats"] else np.zeros((0, stats.shape[1])),
+        *(np.concatenate(tl[n]) if tl[n] else np.zeros(0, np.int64) for n in ("root_minute", "root_bin", "root_count")),
     )
