@@ -61,6 +61,35 @@ class _Request:
 
 
 @dataclass
+class WayChoice:
+    """The event loop thread or the pool, for one kind of run (of one request, or grouped), by
+    measured cycle time: of every `recheck_every` decisions the first `trial_runs` alternate
+    between the two ways, the rest take the way whose cycle per request was shorter."""
+
+    trial_runs: int = 8
+    recheck_every: int = 64
+    alpha: float = 0.2
+    inline_cycle_s: float | None = None  # moving average, seconds per request, runs on the loop thread
+    pooled_cycle_s: float | None = None  # the same through the pool
+    decisions: int = 0
+
+    def choose(self) -> bool:
+        n = self.decisions
+        self.decisions += 1
+        if n % self.recheck_every < self.trial_runs or self.inline_cycle_s is None or self.pooled_cycle_s is None:
+            return n % 2 == 1  # alternate, the pool first
+        return self.inline_cycle_s <= self.pooled_cycle_s
+
+    def observe(self, inline: bool, seconds_per_request: float) -> None:
+        old = self.inline_cycle_s if inline else self.pooled_cycle_s
+        new = seconds_per_request if old is None else (1 - self.alpha) * old + self.alpha * seconds_per_request
+        if inline:
+            self.inline_cycle_s = new
+        else:
+            self.pooled_cycle_s = new
+
+
+@dataclass
 class BatchPolicy:
     """How many queued requests a free runner takes, and how many runs may overlap.
 
@@ -74,15 +103,13 @@ class BatchPolicy:
     max_parallel_runs: int = 8      # overlapping single runs when grouping does not pay
     pay_ratio: float = 0.9
     recheck_every: int = 64         # runs between re-trials of grouping once it was judged not to pay
-    inline_s: float = 0.001         # a run of one known to take at most this long may run on the event loop thread (0: never)
+    inline_s: float = 0.005         # a run known to take at most this long may run on the event loop thread (0: never)
     alpha: float = 0.2              # weight of the newest run in the moving averages
     single_s: float | None = None   # moving average: seconds of a run of one request
     grouped_s_per_request: float | None = None  # moving average: seconds per request of grouped runs
-    trial_runs: int = 8             # lone requests, of every recheck_every, that alternate between the loop thread and the pool
-    inline_cycle_s: float | None = None  # moving average: a lone request's cycle when its run was on the loop thread
-    pooled_cycle_s: float | None = None  # moving average: the same when its run went through the pool
+    single_way: WayChoice = field(default_factory=WayChoice)   # loop thread or pool, runs of one
+    grouped_way: WayChoice = field(default_factory=WayChoice)  # the same, grouped runs
     _since_trial: int = 0
-    _lone_decisions: int = 0
 
     @property
     def grouping_pays(self) -> bool:
@@ -121,38 +148,35 @@ class BatchPolicy:
         """A run of one is known to be short enough (at most `inline_s`) to run on the loop thread."""
         return self.inline_s > 0 and self.single_s is not None and self.single_s <= self.inline_s
 
+    def expected_s(self, size: int) -> float | None:
+        """Measured seconds of a run of `size` requests (None: not measured yet)."""
+        if size == 1:
+            return self.single_s
+        return None if self.grouped_s_per_request is None else self.grouped_s_per_request * size
+
     def runs_inline(self, size: int, running: int) -> bool:
-        """Whether a lone request (a run of one, none in progress) runs on the event loop thread
+        """Whether a run that starts with no other in progress runs on the event loop thread
         instead of the pool.
 
-        Handing a run to a thread and its answer back costs a fixed ~0.1 ms, and onnxruntime runs
-        faster or slower on the loop thread depending on how busy the cores are (about twice as
-        fast on an idle 2-core machine, slower on a busy one); for a run of a few hundred
-        microseconds either way the difference is as large as the run. So it is measured, like
-        grouping: only runs known to take at most `inline_s` qualify; of every `recheck_every`
-        lone requests the first `trial_runs` alternate between the two ways, and the rest go the
-        way whose measured cycle (one lone request's start to the next's: the run, its answer
-        reaching the caller, the caller's next request) is shorter. Grouped runs always go to the
-        pool: while one runs, the loop collects the next batch."""
-        if size != 1 or running or not self.inline_qualifies:
+        Handing a run to a thread and its answer back costs time beyond the run: on an idle 2-core
+        machine ~0.25 ms for a run of one and ~0.8 ms for a run of 32 of the bench's MLP (the loop
+        thread answered 1.4-1.9x sooner), while on a busy one a thread that never sleeps is
+        preempted more and the pool answered sooner. For runs of a few milliseconds that is a
+        large share, so it is measured, per kind of run (`WayChoice`): only runs known to take at
+        most `inline_s` qualify, and they go the way whose cycle (one run's start to the next's,
+        which holds the run, its answers reaching the callers and their next requests) is shorter."""
+        expected = self.expected_s(size)
+        if running or self.inline_s <= 0 or expected is None or expected > self.inline_s:
             return False
-        n = self._lone_decisions
-        self._lone_decisions += 1
-        if n % self.recheck_every < self.trial_runs or self.inline_cycle_s is None or self.pooled_cycle_s is None:
-            return n % 2 == 1  # alternate, the pool first
-        return self.inline_cycle_s <= self.pooled_cycle_s
+        return (self.single_way if size == 1 else self.grouped_way).choose()
 
-    def observe_cycle(self, inline: bool, seconds: float) -> None:
-        """One lone request's cycle, whose run went the given way. A cycle far longer than the run
-        means the caller paused between requests: it says nothing about either way, and is ignored."""
-        if seconds < 0 or self.single_s is None or seconds > 20 * self.single_s:
+    def observe_cycle(self, size: int, inline: bool, seconds: float) -> None:
+        """The cycle of a run of `size` requests that went the given way. A cycle far longer than
+        the run means the callers paused: it says nothing about either way, and is ignored."""
+        expected = self.expected_s(size)
+        if seconds < 0 or expected is None or seconds > 20 * expected:
             return
-        old = self.inline_cycle_s if inline else self.pooled_cycle_s
-        new = seconds if old is None else (1 - self.alpha) * old + self.alpha * seconds
-        if inline:
-            self.inline_cycle_s = new
-        else:
-            self.pooled_cycle_s = new
+        (self.single_way if size == 1 else self.grouped_way).observe(inline, seconds / size)
 
     def observe(self, size: int, seconds: float) -> None:
         if size <= 0 or seconds < 0:
@@ -173,13 +197,13 @@ def _pool() -> concurrent.futures.ThreadPoolExecutor:
 
 class DynamicBatcher:
     def __init__(self, session: Any, *, max_batch_size: int = 32, max_wait_ms: float = 2.0, attributes: dict[str, Any] | None = None,
-                 max_parallel_runs: int | None = None, inline_ms: float = 1.0) -> None:
+                 max_parallel_runs: int | None = None, inline_ms: float = 5.0) -> None:
         """`max_wait_ms` is accepted for compatibility and validated, but holds no one: the wait
         is adaptive (none while a runner is free, else until a run ends). `max_parallel_runs`:
         overlapping single runs when grouping does not pay (default: the default executor's thread count).
-        `inline_ms`: runs measured to take at most this long run on the event loop thread (the
-        loop is busy that long, as with any short computation in a coroutine); 0 sends every run
-        to the pool."""
+        `inline_ms`: a run measured to take at most this long may run on the event loop thread
+        when that is measured to answer sooner (the loop is busy that long, as with any short
+        computation in a coroutine); 0 sends every run to the pool."""
         if max_batch_size < 1 or max_wait_ms < 0 or inline_ms < 0:
             raise ValueError(f"DynamicBatcher: max_batch_size must be >= 1, max_wait_ms and inline_ms >= 0, "
                              f"got {max_batch_size}, {max_wait_ms}, {inline_ms}")
@@ -198,7 +222,7 @@ class DynamicBatcher:
         self._lone = False        # the last run held one request and nobody came meanwhile: start the next at once
         self._running = 0
         self._sizes: list[int] = []  # requests in each run in progress
-        self._last_lone: tuple[float, bool] | None = None  # start of the last lone request's run, and whether it ran inline
+        self._last_alone: tuple[float, bool, int] | None = None  # the last run that started alone: its start, way, size
         self._drained: asyncio.Future[None] | None = None
         self._batch_size = instrument("agent_otel.batcher.batch_size")
         self._queue_time = instrument("agent_otel.batcher.queue_time")
@@ -260,22 +284,22 @@ class DynamicBatcher:
                 feed = {name: np.stack([r.feed[name] for r in batch]) for name in self._names}
             self._running += 1
             self._sizes.append(len(batch))
-            inline = self._lone_start(len(batch), may_inline)
-            if inline:
+            if self._way(len(batch), may_inline):
                 t0 = time.perf_counter()
                 outputs, error = self._session_run(feed)
                 self._finish(loop, batch, outputs, error, time.perf_counter() - t0, dispatch=False)
             else:
                 _pool().submit(self._run, loop, batch, feed)
 
-    def _lone_start(self, size: int, may_inline: bool) -> bool:
-        """Whether this run goes on the loop thread; times the cycles of lone requests for the policy."""
-        lone = size == 1 and self._running == 1
-        inline = lone and may_inline and self.policy.runs_inline(1, 0)
+    def _way(self, size: int, may_inline: bool) -> bool:
+        """Whether this run goes on the loop thread; times the cycles of runs that start with no
+        other in progress, for the policy."""
+        alone = self._running == 1
         now = time.perf_counter()
-        if self._last_lone is not None and lone:
-            self.policy.observe_cycle(self._last_lone[1], now - self._last_lone[0])
-        self._last_lone = (now, inline) if lone else None
+        if self._last_alone is not None and alone:
+            self.policy.observe_cycle(self._last_alone[2], self._last_alone[1], now - self._last_alone[0])
+        inline = alone and may_inline and self.policy.runs_inline(size, 0)
+        self._last_alone = (now, inline, size) if alone else None
         return inline
 
     def _session_run(self, feed: dict[str, np.ndarray]) -> tuple[list[np.ndarray] | None, BaseException | None]:

@@ -245,29 +245,37 @@ def test_batch_policy_stops_grouping_when_it_does_not_pay_and_rechecks():
     assert policy.grouping_pays and policy.take(queued=20, running=0) == 20
 
 
-def test_batch_policy_runs_lone_requests_the_way_measured_faster_and_rechecks():
-    from agent_otel.optimize.batcher import BatchPolicy
+def test_batch_policy_runs_short_runs_the_way_measured_faster_and_rechecks():
+    from agent_otel.optimize.batcher import BatchPolicy, WayChoice
 
-    policy = BatchPolicy(inline_s=0.001, recheck_every=20, trial_runs=4)
+    policy = BatchPolicy(inline_s=0.001, single_way=WayChoice(recheck_every=20, trial_runs=4))
     assert not policy.runs_inline(1, running=0)  # nothing measured yet: the pool (that run measures the model)
     policy.observe(1, 0.0004)
     assert [policy.runs_inline(1, running=0) for _ in range(4)] == [False, True, False, True]  # trials alternate
     for _ in range(2):
-        policy.observe_cycle(False, 0.0006)
-        policy.observe_cycle(True, 0.0012)  # on the loop thread a cycle took longer (a busy machine)
+        policy.observe_cycle(1, False, 0.0006)
+        policy.observe_cycle(1, True, 0.0012)  # on the loop thread a cycle took longer (a busy machine)
     assert [policy.runs_inline(1, running=0) for _ in range(16)] == [False] * 16  # so the pool...
     assert [policy.runs_inline(1, running=0) for _ in range(4)] == [False, True, False, True]  # ...and trials again
     for _ in range(10):
-        policy.observe_cycle(True, 0.0003)  # now the loop thread is faster
+        policy.observe_cycle(1, True, 0.0003)  # now the loop thread is faster
     assert policy.runs_inline(1, running=0)
-    policy.observe_cycle(True, 0.5)  # the caller paused: no measure of either way
-    assert policy.inline_cycle_s < 0.001
+    policy.observe_cycle(1, True, 0.5)  # the caller paused: no measure of either way
+    assert policy.single_way.inline_cycle_s < 0.001
     assert not policy.runs_inline(1, running=1)  # never beside a run in progress
-    assert not policy.runs_inline(4, running=0)  # grouped runs go to the pool
+    # grouped runs are judged apart, per request: a batch of 4 known to take 0.6 ms qualifies, one of 8 (1.2 ms) does not
+    policy.observe(4, 0.0006)
+    assert not policy.runs_inline(8, running=0)
+    trials = [policy.runs_inline(4, running=0) for _ in range(8)]
+    assert trials == [False, True] * 4
+    for _ in range(4):
+        policy.observe_cycle(4, True, 0.0008)
+        policy.observe_cycle(4, False, 0.0016)
+    assert policy.runs_inline(4, running=0) and policy.grouped_way.inline_cycle_s == pytest.approx(0.0002, rel=0.3)
     for _ in range(20):
         policy.observe(1, 0.005)
     assert not policy.runs_inline(1, running=0)  # runs longer than inline_s never block the loop
-    assert not BatchPolicy(inline_s=0, single_s=0.0001, inline_cycle_s=0.0001, pooled_cycle_s=0.001).runs_inline(1, 0)
+    assert not BatchPolicy(inline_s=0, single_s=0.0001).runs_inline(1, 0)
 
 
 async def test_batcher_runs_a_lone_caller_at_once_and_groups_the_callers_of_one_turn(classifier):
@@ -294,10 +302,9 @@ async def test_batcher_runs_a_lone_caller_at_once_and_groups_the_callers_of_one_
     await batcher.close()
 
 
-async def test_batcher_runs_short_lone_runs_on_the_loop_thread_yet_lets_other_coroutines_run(classifier):
-    """A lone request whose run is short and answers faster on the loop than through the pool
-    skips the thread hand-off; the caller still yields to the loop once per request, and grouped
-    runs stay in the pool."""
+async def test_batcher_runs_short_runs_on_the_loop_thread_yet_lets_other_coroutines_run(classifier):
+    """A short run that answers sooner on the loop than through the pool skips the thread
+    hand-off; callers still yield to the loop once per request."""
     loop_thread = threading.get_ident()
     threads: list[tuple[int, int]] = []
 
@@ -327,11 +334,15 @@ async def test_batcher_runs_short_lone_runs_on_the_loop_thread_yet_lets_other_co
     # then trials alternate, and (a tiny model: far faster without the hand-off) runs of one stay on the loop thread
     assert [t == loop_thread for _, t in threads[1:9]] == [False, True] * 4
     assert all(t == loop_thread for _, t in threads[9:20])
-    assert batcher.policy.inline_cycle_s < batcher.policy.pooled_cycle_s
+    assert batcher.policy.single_way.inline_cycle_s < batcher.policy.single_way.pooled_cycle_s
     assert ticks >= 19  # one caller in a tight loop still let the ticker run between its requests
     del threads[:]
-    await asyncio.gather(*(batcher.submit({"features": x}) for _ in range(16)))
-    assert [n for n, _ in threads] == [16] and threads[0][1] != loop_thread  # grouped runs stay in the pool
+    for _ in range(12):
+        await asyncio.gather(*(batcher.submit({"features": x}) for _ in range(16)))
+    assert [n for n, _ in threads] == [16] * 12
+    # batches too: the first measures the size in the pool, then trials alternate, then the loop thread (faster here)
+    assert [t == loop_thread for _, t in threads[:9]] == [False] + [False, True] * 4
+    assert all(t == loop_thread for _, t in threads[9:])
     tick.cancel()
     await batcher.close()
 
