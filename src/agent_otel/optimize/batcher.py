@@ -22,12 +22,12 @@ one `call_soon_threadsafe` (no task or chained future per run; a cancelled calle
 the others' run), so the event loop stays free while a batch runs. A request that finds the
 batcher idle right after a lone run (nobody came during it) starts at once, without the
 collecting turn: one caller pays no more loop turns than a plain `run_in_executor` call.
-The one exception is a lone request whose run is short (`inline_ms`, 1 ms by default): it may run
-on the loop thread itself, skipping the hand-off to a thread and back, which for a run of a few
-hundred microseconds costs as much as the run. Whether that pays depends on how busy the cores
-are (on an idle 2-core machine the loop thread answered twice as fast; on a busy one a thread
-that never sleeps is preempted more and it answered slower), so it is measured per batcher, like
-grouping (`BatchPolicy.runs_inline`), and the caller still yields to the loop once per request.
+The exception is a short run (measured to take at most `inline_ms`, 5 ms by default): it may run
+on the loop thread itself, skipping the hand-off to a thread and back, which costs ~0.25 ms for a
+lone request and ~0.8 ms for a batch of 32 of the bench's MLP on an idle 2-core machine. Whether
+that pays depends on how busy the cores are, so it is measured per batcher and kind of run (lone
+or grouped), like grouping (`BatchPolicy.runs_inline`, `WayChoice`); callers still yield to the
+loop once per request.
 One dedicated runner thread per batcher fed by a `SimpleQueue` was measured and rejected
 (0.6-0.75x the pool's throughput for one caller).
 Each caller gets its own slice of the outputs, or its batch's exception.
@@ -63,24 +63,31 @@ class _Request:
 @dataclass
 class WayChoice:
     """The event loop thread or the pool, for one kind of run (of one request, or grouped), by
-    measured cycle time: of every `recheck_every` decisions the first `trial_runs` alternate
-    between the two ways, the rest take the way whose cycle per request was shorter."""
+    measured cycle time. Of every `recheck_every` decisions the first `trial_runs` are a trial:
+    half in the pool, then half on the loop thread, in blocks (alternating run by run measured
+    each way with the other's after-effects: on a busy machine a run on the loop thread slows the
+    next one through the pool); the rest take the way whose cycle per request was shorter. The
+    first cycle after a change of way is not counted."""
 
-    trial_runs: int = 8
-    recheck_every: int = 64
+    trial_runs: int = 16
+    recheck_every: int = 128
     alpha: float = 0.2
     inline_cycle_s: float | None = None  # moving average, seconds per request, runs on the loop thread
     pooled_cycle_s: float | None = None  # the same through the pool
     decisions: int = 0
+    _last_way: bool | None = None
 
     def choose(self) -> bool:
-        n = self.decisions
+        n = self.decisions % self.recheck_every
         self.decisions += 1
-        if n % self.recheck_every < self.trial_runs or self.inline_cycle_s is None or self.pooled_cycle_s is None:
-            return n % 2 == 1  # alternate, the pool first
+        if n < self.trial_runs or self.inline_cycle_s is None or self.pooled_cycle_s is None:
+            return n % self.trial_runs >= self.trial_runs // 2  # the pool's block, then the loop thread's
         return self.inline_cycle_s <= self.pooled_cycle_s
 
     def observe(self, inline: bool, seconds_per_request: float) -> None:
+        switched, self._last_way = inline != self._last_way, inline
+        if switched:
+            return
         old = self.inline_cycle_s if inline else self.pooled_cycle_s
         new = seconds_per_request if old is None else (1 - self.alpha) * old + self.alpha * seconds_per_request
         if inline:

@@ -251,27 +251,27 @@ def test_batch_policy_runs_short_runs_the_way_measured_faster_and_rechecks():
     policy = BatchPolicy(inline_s=0.001, single_way=WayChoice(recheck_every=20, trial_runs=4))
     assert not policy.runs_inline(1, running=0)  # nothing measured yet: the pool (that run measures the model)
     policy.observe(1, 0.0004)
-    assert [policy.runs_inline(1, running=0) for _ in range(4)] == [False, True, False, True]  # trials alternate
-    for _ in range(2):
-        policy.observe_cycle(1, False, 0.0006)
-        policy.observe_cycle(1, True, 0.0012)  # on the loop thread a cycle took longer (a busy machine)
+    assert [policy.runs_inline(1, running=0) for _ in range(4)] == [False, False, True, True]  # a trial: a block each way
+    for inline, cycle in ((False, 0.0006), (False, 0.0006), (True, 0.0012), (True, 0.0012)):
+        policy.single_way.observe(inline, cycle)  # on the loop thread a cycle took longer (a busy machine)
+    assert policy.single_way.pooled_cycle_s == pytest.approx(0.0006) and policy.single_way.inline_cycle_s == pytest.approx(0.0012)
     assert [policy.runs_inline(1, running=0) for _ in range(16)] == [False] * 16  # so the pool...
-    assert [policy.runs_inline(1, running=0) for _ in range(4)] == [False, True, False, True]  # ...and trials again
+    assert [policy.runs_inline(1, running=0) for _ in range(4)] == [False, False, True, True]  # ...and a trial again
     for _ in range(10):
         policy.observe_cycle(1, True, 0.0003)  # now the loop thread is faster
     assert policy.runs_inline(1, running=0)
     policy.observe_cycle(1, True, 0.5)  # the caller paused: no measure of either way
     assert policy.single_way.inline_cycle_s < 0.001
+    policy.single_way.observe(False, 0.1)  # the first cycle after a change of way is not counted
+    assert policy.single_way.pooled_cycle_s == pytest.approx(0.0006)
     assert not policy.runs_inline(1, running=1)  # never beside a run in progress
     # grouped runs are judged apart, per request: a batch of 4 known to take 0.6 ms qualifies, one of 8 (1.2 ms) does not
     policy.observe(4, 0.0006)
     assert not policy.runs_inline(8, running=0)
-    trials = [policy.runs_inline(4, running=0) for _ in range(8)]
-    assert trials == [False, True] * 4
-    for _ in range(4):
-        policy.observe_cycle(4, True, 0.0008)
-        policy.observe_cycle(4, False, 0.0016)
-    assert policy.runs_inline(4, running=0) and policy.grouped_way.inline_cycle_s == pytest.approx(0.0002, rel=0.3)
+    assert [policy.runs_inline(4, running=0) for _ in range(16)] == [False] * 8 + [True] * 8
+    for inline, cycle in [(False, 0.0016)] * 3 + [(True, 0.0008)] * 3:
+        policy.observe_cycle(4, inline, cycle)
+    assert policy.runs_inline(4, running=0) and policy.grouped_way.inline_cycle_s == pytest.approx(0.0002)
     for _ in range(20):
         policy.observe(1, 0.005)
     assert not policy.runs_inline(1, running=0)  # runs longer than inline_s never block the loop
@@ -327,22 +327,22 @@ async def test_batcher_runs_short_runs_on_the_loop_thread_yet_lets_other_corouti
     tick = asyncio.ensure_future(ticker())
     batcher = DynamicBatcher(Recording(), max_batch_size=16, inline_ms=50)
     x = np.ones(4, np.float32)
-    for _ in range(20):
+    for _ in range(30):
         got = await batcher.submit({"features": x})
         np.testing.assert_allclose(got[0], classifier.run(None, {"features": x[None, :]})[0][0], rtol=1e-6)
     assert threads[0][1] != loop_thread  # the first run of one measures it, in the pool
-    # then trials alternate, and (a tiny model: far faster without the hand-off) runs of one stay on the loop thread
-    assert [t == loop_thread for _, t in threads[1:9]] == [False, True] * 4
-    assert all(t == loop_thread for _, t in threads[9:20])
+    # then a trial (8 in the pool, 8 on the loop thread), and (a tiny model: far faster without the hand-off) the loop thread
+    assert [t == loop_thread for _, t in threads[1:17]] == [False] * 8 + [True] * 8
+    assert all(t == loop_thread for _, t in threads[17:30])
     assert batcher.policy.single_way.inline_cycle_s < batcher.policy.single_way.pooled_cycle_s
-    assert ticks >= 19  # one caller in a tight loop still let the ticker run between its requests
+    assert ticks >= 29  # one caller in a tight loop still let the ticker run between its requests
     del threads[:]
-    for _ in range(12):
+    for _ in range(24):
         await asyncio.gather(*(batcher.submit({"features": x}) for _ in range(16)))
-    assert [n for n, _ in threads] == [16] * 12
-    # batches too: the first measures the size in the pool, then trials alternate, then the loop thread (faster here)
-    assert [t == loop_thread for _, t in threads[:9]] == [False] + [False, True] * 4
-    assert all(t == loop_thread for _, t in threads[9:])
+    assert [n for n, _ in threads] == [16] * 24
+    # batches too: the first measures the size in the pool, then a trial, then the loop thread (faster here)
+    assert [t == loop_thread for _, t in threads[:17]] == [False] * 9 + [True] * 8
+    assert all(t == loop_thread for _, t in threads[17:])
     tick.cancel()
     await batcher.close()
 
