@@ -302,58 +302,81 @@ async def test_batcher_runs_a_lone_caller_at_once_and_groups_the_callers_of_one_
     await batcher.close()
 
 
-async def test_batcher_runs_short_runs_on_the_loop_thread_yet_lets_other_coroutines_run(classifier):
+class _Recording:
+    """The classifier, recording each run's size and thread; runs on the thread named `slow_on`
+    ("pool" or "loop") take 3 ms longer, so which way answers sooner is known whatever the load."""
+
+    def __init__(self, classifier, slow_on: str) -> None:
+        self.classifier, self.slow_on = classifier, slow_on
+        self.loop_thread = threading.get_ident()
+        self.threads: list[tuple[int, bool]] = []  # (run size, ran on the loop thread)
+
+    def get_inputs(self):
+        return self.classifier.get_inputs()
+
+    def run(self, names, feed):
+        on_loop = threading.get_ident() == self.loop_thread
+        self.threads.append((len(feed["features"]), on_loop))
+        if on_loop == (self.slow_on == "loop"):
+            time.sleep(0.003)
+        return self.classifier.run(names, feed)
+
+
+async def test_batcher_runs_short_runs_on_the_loop_thread_when_that_answers_sooner(classifier):
     """A short run that answers sooner on the loop than through the pool skips the thread
     hand-off; callers still yield to the loop once per request."""
-    loop_thread = threading.get_ident()
-    threads: list[tuple[int, int]] = []
-
-    class Recording:
-        def get_inputs(self):
-            return classifier.get_inputs()
-
-        def run(self, names, feed):
-            threads.append((len(feed["features"]), threading.get_ident()))
-            return classifier.run(names, feed)
-
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0)
-            ticks += 1
-
-    tick = asyncio.ensure_future(ticker())
-    batcher = DynamicBatcher(Recording(), max_batch_size=16, inline_ms=50)
+    session = _Recording(classifier, slow_on="pool")
+    ticker = _Ticker(0)
+    batcher = DynamicBatcher(session, max_batch_size=16, inline_ms=50)
     x = np.ones(4, np.float32)
     for _ in range(30):
         got = await batcher.submit({"features": x})
         np.testing.assert_allclose(got[0], classifier.run(None, {"features": x[None, :]})[0][0], rtol=1e-6)
-    assert threads[0][1] != loop_thread  # the first run of one measures it, in the pool
-    # then a trial (8 in the pool, 8 on the loop thread), and (a tiny model: far faster without the hand-off) the loop thread
-    assert [t == loop_thread for _, t in threads[1:17]] == [False] * 8 + [True] * 8
-    assert all(t == loop_thread for _, t in threads[17:30])
+    ways = [on_loop for _, on_loop in session.threads]
+    # the first run of one measures it, in the pool; then a trial (8 in the pool, 8 on the loop thread); then the faster way
+    assert ways == [False] + [False] * 8 + [True] * 8 + [True] * 13
     assert batcher.policy.single_way.inline_cycle_s < batcher.policy.single_way.pooled_cycle_s
-    assert ticks >= 29  # one caller in a tight loop still let the ticker run between its requests
-    del threads[:]
-    for _ in range(24):
-        await asyncio.gather(*(batcher.submit({"features": x}) for _ in range(16)))
-    assert [n for n, _ in threads] == [16] * 24
-    # batches too: the first measures the size in the pool, then a trial, then the loop thread (faster here)
-    assert [t == loop_thread for _, t in threads[:17]] == [False] * 9 + [True] * 8
-    assert all(t == loop_thread for _, t in threads[17:])
-    tick.cancel()
+    assert ticker.ticks >= 29  # one caller in a tight loop still let the ticker run between its requests
+    ticker.task.cancel()
     await batcher.close()
 
-    never = DynamicBatcher(Recording(), max_batch_size=16, inline_ms=0)
-    del threads[:]
+    grouped = _Recording(classifier, slow_on="pool")
+    batcher = DynamicBatcher(grouped, max_batch_size=16, inline_ms=50)
+    for _ in range(24):
+        await asyncio.gather(*(batcher.submit({"features": x}) for _ in range(16)))
+    # batches too: the first measures the size in the pool, then a trial, then the faster way
+    assert grouped.threads == [(16, False)] * 9 + [(16, True)] * 15
+    await batcher.close()
+
+    never = _Recording(classifier, slow_on="pool")
     for _ in range(5):
-        await never.submit({"features": x})
-    assert all(t != loop_thread for _, t in threads)  # inline_ms=0: the loop never runs the model
-    await never.close()
+        await DynamicBatcher(never, max_batch_size=16, inline_ms=0).submit({"features": x})
+    assert not any(on_loop for _, on_loop in never.threads)  # inline_ms=0: the loop never runs the model
     with pytest.raises(ValueError, match="inline_ms"):
         DynamicBatcher(classifier, inline_ms=-1)
+
+
+async def test_batcher_keeps_runs_in_the_pool_when_the_loop_thread_answers_slower(classifier):
+    session = _Recording(classifier, slow_on="loop")
+    batcher = DynamicBatcher(session, max_batch_size=16, inline_ms=50)
+    for _ in range(40):
+        await batcher.submit({"features": np.ones(4, np.float32)})
+    ways = [on_loop for _, on_loop in session.threads]
+    assert ways == [False] * 9 + [True] * 8 + [False] * 23  # tried on the loop thread, measured slower: back to the pool
+    await batcher.close()
+
+
+class _Ticker:
+    """Counts the turns the event loop gives another coroutine (one per `interval` seconds at most)."""
+
+    def __init__(self, interval: float) -> None:
+        self.ticks = 0
+        self.task = asyncio.ensure_future(self._run(interval))
+
+    async def _run(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            self.ticks += 1
 
 
 class _Slow:
@@ -387,23 +410,15 @@ async def test_batcher_run_error_reaches_the_callers_of_that_run_only():
 
 async def test_batcher_keeps_the_event_loop_free_and_a_cancelled_caller_cancels_nobody_else():
     batcher = DynamicBatcher(_Slow(0.2), max_batch_size=8)
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    tick = asyncio.ensure_future(ticker())
+    ticker = _Ticker(0.01)
     callers = [asyncio.ensure_future(batcher.submit({"features": np.ones(4, np.float32)})) for _ in range(3)]
     await asyncio.sleep(0.05)
     callers[0].cancel()
     results = await asyncio.gather(*callers, return_exceptions=True)
-    tick.cancel()
+    ticker.task.cancel()
     assert isinstance(results[0], asyncio.CancelledError)
     assert all(isinstance(r, list) for r in results[1:])
-    assert ticks >= 10  # the loop ran other coroutines during the 0.2 s run
+    assert ticker.ticks >= 10  # the loop ran other coroutines during the 0.2 s run
     await batcher.close()
 
 
