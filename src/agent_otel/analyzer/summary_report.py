@@ -79,6 +79,11 @@ def _pick(group_of_item: np.ndarray, weight: np.ndarray, cap: int, rng: np.rando
     return out
 
 
+def _cost(st: np.ndarray, price: np.ndarray) -> np.ndarray:
+    """USD of each row of figures `st` at its key's (input, output) price per million tokens."""
+    return np.where(st[:, TOKEN_SPANS] > 0, (st[:, IN_TOK] * price[:, 0] + st[:, OUT_TOK] * price[:, 1]) / 1e6, 0.0)
+
+
 def _latency(q: np.ndarray, total: float, count: float, mx: float) -> dict[str, float]:
     if count <= 0:
         return {f"p{p}": 0.0 for p in stats.PERCENTILES} | {"mean": 0.0, "max": 0.0}
@@ -158,10 +163,9 @@ def build_summary_report(source: Any, start_ns: int, end_ns: int, *, service: st
     models = [k[3] for k in keys]
     price = [price_for(m, table) if m else None for m in models]
     key_price = np.array([[p[0], p[1]] if p else [0.0, 0.0] for p in price]).reshape(-1, 2)
-    row_model_price = key_price[w.key_of]
     row_unpriced = np.array([bool(m) and p is None for m, p in zip(models, price)], dtype=bool)[w.key_of] if keys else np.zeros(0, bool)
     has_tok = st[:, TOKEN_SPANS] > 0
-    row_cost = np.where(has_tok, (st[:, IN_TOK] * row_model_price[:, 0] + st[:, OUT_TOK] * row_model_price[:, 1]) / 1e6, 0.0)
+    row_cost = _cost(st, key_price[w.key_of])
     row_unpriced_tok = np.where(has_tok & row_unpriced, st[:, IN_TOK] + st[:, OUT_TOK], 0.0)
     unpriced = sorted({str(models[k]) for k, r in zip(w.key_of, row_unpriced & has_tok) if r})
 
@@ -335,7 +339,7 @@ def _timeseries(w: WindowSummary, key_is_root: np.ndarray, key_price: np.ndarray
     buckets; a window of few minutes has as many buckets as minutes). Minute rows give their
     minute; hour rows give theirs from their timeline (figures per minute and key, and each
     minute's sketch of all root spans)."""
-    mine = ~w.from_hour
+    mine = ~w.from_block
     minute = np.concatenate([w.minute[mine], w.tl_minute])
     key_of = np.concatenate([w.key_of[mine], w.tl_key_of])
     st = np.concatenate([w.stats[mine], w.tl_stats])
@@ -344,8 +348,7 @@ def _timeseries(w: WindowSummary, key_is_root: np.ndarray, key_price: np.ndarray
     r_bin = np.concatenate([w.bin[entry].astype(np.int64), w.tl_root_bin])
     r_count = np.concatenate([w.bin_count[entry].astype(np.int64), w.tl_root_count])
     is_root = key_is_root[key_of] if key_of.size else np.zeros(0, bool)
-    price = key_price[key_of] if key_of.size else np.zeros((0, 2))
-    row_cost = np.where(st[:, TOKEN_SPANS] > 0, (st[:, IN_TOK] * price[:, 0] + st[:, OUT_TOK] * price[:, 1]) / 1e6, 0.0)
+    row_cost = _cost(st, key_price[key_of])
     minutes = np.unique(minute)
     per = max(1, int(np.ceil(minutes.size / 30)))
     buckets = int(np.ceil(minutes.size / per))

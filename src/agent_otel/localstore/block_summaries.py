@@ -99,8 +99,9 @@ def merge_block(chunks: list[sm.Chunk], hour_ns: int, rng: np.random.Generator) 
 
     sk, sms, sw = cat("sample_key", True).astype(np.int64), cat("sample_ms"), sm.sample_weights(chunks, "sample_key", sm.COUNT)
     keep, kept_w = _pick_weighted(group_of[sk] if sk.size else sk, sw, GROUP_SAMPLES, rng)
-    order = keep[np.argsort(sk[keep], kind="stable")]  # by key, each key's samples still in the pick's (random) order
-    merged.sample_key, merged.sample_ms, merged.sample_w = sk[order].astype(np.int32), sms[order].astype(np.float64), kept_w[np.argsort(sk[keep], kind="stable")]
+    by_key = np.argsort(sk[keep], kind="stable")  # each key's samples still in the pick's (random) order
+    order = keep[by_key]
+    merged.sample_key, merged.sample_ms, merged.sample_w = sk[order].astype(np.int32), sms[order].astype(np.float64), kept_w[by_key]
     rk, rms, rw = cat("root_key", True).astype(np.int64), cat("root_ms"), sm.sample_weights(chunks, "root_key", sm.COUNT)
     rt = sm.join_ids([c.root_tid for c in chunks])
     keep, kept_w = _pick_weighted(np.zeros(rk.size, np.int64), rw, ROOT_SAMPLES, rng)

@@ -60,6 +60,11 @@ class _Request:
     enqueued: float = field(default_factory=time.perf_counter)
 
 
+def _average(old: float | None, new: float, alpha: float) -> float:
+    """Exponential moving average (the first value taken as it is)."""
+    return new if old is None else (1 - alpha) * old + alpha * new
+
+
 @dataclass
 class WayChoice:
     """The event loop thread or the pool, for one kind of run (of one request, or grouped), by
@@ -88,12 +93,10 @@ class WayChoice:
         switched, self._last_way = inline != self._last_way, inline
         if switched:
             return
-        old = self.inline_cycle_s if inline else self.pooled_cycle_s
-        new = seconds_per_request if old is None else (1 - self.alpha) * old + self.alpha * seconds_per_request
         if inline:
-            self.inline_cycle_s = new
+            self.inline_cycle_s = _average(self.inline_cycle_s, seconds_per_request, self.alpha)
         else:
-            self.pooled_cycle_s = new
+            self.pooled_cycle_s = _average(self.pooled_cycle_s, seconds_per_request, self.alpha)
 
 
 @dataclass
@@ -150,10 +153,10 @@ class BatchPolicy:
             return min(queued, self.max_batch_size)
         return 1
 
-    @property
-    def inline_qualifies(self) -> bool:
-        """A run of one is known to be short enough (at most `inline_s`) to run on the loop thread."""
-        return self.inline_s > 0 and self.single_s is not None and self.single_s <= self.inline_s
+    def short_enough(self, size: int) -> bool:
+        """A run of `size` requests is known to take at most `inline_s`: it may run on the loop thread."""
+        expected = self.expected_s(size)
+        return self.inline_s > 0 and expected is not None and expected <= self.inline_s
 
     def expected_s(self, size: int) -> float | None:
         """Measured seconds of a run of `size` requests (None: not measured yet)."""
@@ -172,8 +175,7 @@ class BatchPolicy:
         large share, so it is measured, per kind of run (`WayChoice`): only runs known to take at
         most `inline_s` qualify, and they go the way whose cycle (one run's start to the next's,
         which holds the run, its answers reaching the callers and their next requests) is shorter."""
-        expected = self.expected_s(size)
-        if running or self.inline_s <= 0 or expected is None or expected > self.inline_s:
+        if running or not self.short_enough(size):
             return False
         return (self.single_way if size == 1 else self.grouped_way).choose()
 
@@ -189,17 +191,18 @@ class BatchPolicy:
         if size <= 0 or seconds < 0:
             return
         if size == 1:
-            self.single_s = seconds if self.single_s is None else (1 - self.alpha) * self.single_s + self.alpha * seconds
+            self.single_s = _average(self.single_s, seconds, self.alpha)
         else:
-            per = seconds / size
-            g = self.grouped_s_per_request
-            self.grouped_s_per_request = per if g is None else (1 - self.alpha) * g + self.alpha * per
+            self.grouped_s_per_request = _average(self.grouped_s_per_request, seconds / size, self.alpha)
+
+
+POOL_THREADS = min(32, (os.cpu_count() or 1) + 4)  # sized like asyncio's default executor
 
 
 @functools.cache
 def _pool() -> concurrent.futures.ThreadPoolExecutor:
-    """The runner threads every batcher shares (sized like asyncio's default executor)."""
-    return concurrent.futures.ThreadPoolExecutor(max_workers=min(32, (os.cpu_count() or 1) + 4), thread_name_prefix="agent-otel-batcher")
+    """The runner threads every batcher shares."""
+    return concurrent.futures.ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="agent-otel-batcher")
 
 
 class DynamicBatcher:
@@ -218,7 +221,7 @@ class DynamicBatcher:
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_ms / 1000
         self.attributes = attributes or {}
-        self.policy = BatchPolicy(max_batch_size=max_batch_size, max_parallel_runs=max_parallel_runs or min(32, (os.cpu_count() or 1) + 4),
+        self.policy = BatchPolicy(max_batch_size=max_batch_size, max_parallel_runs=max_parallel_runs or POOL_THREADS,
                                   inline_s=inline_ms / 1000)
         self._inputs = {i.name: i for i in session.get_inputs()}
         self._names = list(self._inputs)
@@ -253,7 +256,7 @@ class DynamicBatcher:
         request = _Request(self._validate(feed), loop.create_future())
         self._queue.append(request)
         if not self._collecting:
-            if self._running or (self._lone and not self.policy.inline_qualifies):
+            if self._running or (self._lone and not self.policy.short_enough(1)):
                 self._dispatch(loop)  # busy: a second run starts once as many wait as the smallest run holds
             else:  # idle: start at the end of this turn, with every caller ready in it (never inline inside a caller: it must yield)
                 self._collecting = True
@@ -328,12 +331,12 @@ class DynamicBatcher:
                 seconds: float, dispatch: bool = True) -> None:
         """On the loop: each caller of the batch gets its slice of the outputs, or the run's error;
         then (unless `_dispatch` itself is the caller) the next run starts with what queued."""
-        self._running -= 1
-        self._sizes.remove(len(batch))
-        self._lone = len(batch) == 1 and not self._queue  # nobody came during a run of one: the next request need not wait for company
         size = len(batch)
+        self._running -= 1
+        self._sizes.remove(size)
+        self._lone = size == 1 and not self._queue  # nobody came during a run of one: the next request need not wait for company
         if error is None and any((o.shape if type(o) is np.ndarray else np.shape(o))[:1] != (size,) for o in outputs or ()):
-            error = ModelError(f"the model's outputs {[list(np.shape(o)) for o in outputs or ()]} have no batch dimension of {len(batch)}")
+            error = ModelError(f"the model's outputs {[list(np.shape(o)) for o in outputs or ()]} have no batch dimension of {size}")
         if error is not None:
             if not isinstance(error, Exception):
                 error = RuntimeError(f"DynamicBatcher: the session run ended with {error!r}")
@@ -342,7 +345,7 @@ class DynamicBatcher:
                     r.future.set_exception(error)
         else:
             assert outputs is not None
-            self.policy.observe(len(batch), seconds)
+            self.policy.observe(size, seconds)
             for i, r in enumerate(batch):
                 if not r.future.done():
                     r.future.set_result([out[i] for out in outputs])

@@ -18,7 +18,7 @@ import numpy as np
 
 from agent_otel.localstore import edge_columns, block_summaries
 from agent_otel.localstore.exporters import SPAN_COLUMNS
-from agent_otel.localstore.summaries import INTERVAL_NS, Chunk, TokenRollup, join_ids, summarise
+from agent_otel.localstore.summaries import COUNT, INTERVAL_NS, Chunk, TokenRollup, join_ids, sample_weights, summarise
 
 RAW_COLUMNS = ", ".join(c for c in SPAN_COLUMNS if c != "attributes")
 
@@ -50,7 +50,7 @@ class WindowSummary:
     data_end_ns: int
     raw_spans: int              # spans read raw (edges, not yet summarised)
     summary_rows: int           # summary rows read
-    from_hour: np.ndarray       # (R,) bool: the row is a block's (an hour or 10 minutes: localstore.block_summaries): its minutes are in the timeline below
+    from_block: np.ndarray      # (R,) bool: the row is a block's (an hour or 10 minutes: localstore.block_summaries): its minutes are in the timeline below
     tl_minute: np.ndarray       # (T,) the blocks' timelines: minute start,
     tl_key_of: np.ndarray       # (T,) index into keys,
     tl_stats: np.ndarray        # (T, len(STATS)) the key's figures in that minute
@@ -148,7 +148,7 @@ def _figures(conn: sqlite3.Connection, meta: list[tuple]) -> list[tuple]:
     return [(iv, n, a, b, e, blobs[rid]) for rid, iv, n, a, b, e in meta if rid in blobs]
 
 
-def _combine(chunks: list[Chunk], hour_rows: list[tuple[Chunk, block_summaries.Timeline]], service: str | None, raw_spans: int,
+def _combine(chunks: list[Chunk], block_rows: list[tuple[Chunk, block_summaries.Timeline]], service: str | None, raw_spans: int,
              summary_rows: int) -> WindowSummary:
     keys: dict[tuple, int] = {}
     parts: dict[str, list[np.ndarray]] = {n: [] for n in ("key_of", "minute", "stats", "bin_row", "bin", "bin_count", "sample_row", "sample_ms", "sample_weight",
@@ -158,9 +158,9 @@ def _combine(chunks: list[Chunk], hour_rows: list[tuple[Chunk, block_summaries.T
     offset = 0
     starts, ends = [], []
     seen: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # per key list (shared by rows of the same keys): its mask and key indices
-    timelines = {id(c): t for c, t in hour_rows}
-    tl: dict[str, list[np.ndarray]] = {n: [] for n in ("minute", "key_of", "stats", "root_minute", "root_bin", "root_count", "from_hour")}
-    for c in [*chunks, *(c for c, _ in hour_rows)]:
+    timelines = {id(c): t for c, t in block_rows}
+    tl: dict[str, list[np.ndarray]] = {n: [] for n in ("minute", "key_of", "stats", "root_minute", "root_bin", "root_count", "from_block")}
+    for c in [*chunks, *(c for c, _ in block_rows)]:
         k = len(c.keys)
         if id(c.keys) not in seen:
             if service is not None:
@@ -178,7 +178,6 @@ def _combine(chunks: list[Chunk], hour_rows: list[tuple[Chunk, block_summaries.T
         parts["key_of"].append(key_of)
         parts["minute"].append(np.full(n_mine, c.interval_ns, dtype=np.int64))
         parts["stats"].append(c.stats if everything else c.stats[mine])
-        per_key = c.stats[:, 0]
         for prefix, key_col in (("bin", "bin_key"), ("sample", "sample_key"), ("root", "root_key"), ("slow", "slow_key")):
             kk = getattr(c, key_col)
             ok: Any = slice(None) if everything else remap[kk] >= 0
@@ -190,16 +189,14 @@ def _combine(chunks: list[Chunk], hour_rows: list[tuple[Chunk, block_summaries.T
             ms = getattr(c, f"{prefix}_ms")
             parts[f"{prefix}_ms"].append(ms[ok])
             if prefix in ("sample", "root"):
-                own = c.sample_w if prefix == "sample" else c.root_w
-                weight = own if own is not None else per_key[kk] / np.maximum(np.bincount(kk, minlength=k)[kk], 1)
-                parts[f"{prefix}_weight"].append(weight[ok])
+                parts[f"{prefix}_weight"].append(sample_weights([c], key_col, COUNT)[ok])
             if prefix in ("root", "slow"):
                 tid = getattr(c, f"{prefix}_tid")
                 parts[f"{prefix}_tid"].append(tid if everything else tid[ok])
         # errors and roll-up summed per key (they are read per key: a row of the key stands for it)
-        where, glob = remap.tolist(), np.full(k, -1, np.int64)
+        glob = np.full(k, -1, np.int64)  # this row's key index -> the window's
         glob[mine] = key_of
-        glob_of = glob.tolist()
+        where, glob_of = remap.tolist(), glob.tolist()
         for e in c.errors:
             g = glob_of[e[0]]
             if g < 0:
@@ -222,12 +219,10 @@ def _combine(chunks: list[Chunk], hour_rows: list[tuple[Chunk, block_summaries.T
                 cur[2] += r[2]
                 cur[3] += r[3]
         timeline = timelines.get(id(c))
-        tl["from_hour"].append(np.full(n_mine, timeline is not None))
+        tl["from_block"].append(np.full(n_mine, timeline is not None))
         if timeline is not None:  # no service filter here (block rows serve reports of all services)
-            glob_key = np.full(k, -1, np.int64)
-            glob_key[mine] = key_of
             tl["minute"].append(timeline.minute)
-            tl["key_of"].append(glob_key[timeline.key])
+            tl["key_of"].append(glob[timeline.key])
             tl["stats"].append(timeline.stats)
             tl["root_minute"].append(timeline.root_minute)
             tl["root_bin"].append(timeline.root_bin)
@@ -237,19 +232,18 @@ def _combine(chunks: list[Chunk], hour_rows: list[tuple[Chunk, block_summaries.T
             starts.append(c.min_start_ns)
             ends.append(c.max_end_ns)
 
-    def cat(name: str, dtype: Any) -> np.ndarray:
-        return np.concatenate(parts[name]) if parts[name] else np.zeros(0, dtype=dtype)
+    def cat(arrays: list[np.ndarray], empty: np.ndarray) -> np.ndarray:
+        return np.concatenate(arrays) if arrays else empty
 
-    stats = np.concatenate(parts["stats"]) if parts["stats"] else np.zeros((0, 8))
+    z64 = np.zeros(0, np.int64)
+    stats = cat(parts["stats"], np.zeros((0, 8)))
     return WindowSummary(
-        list(keys), cat("key_of", np.int64), cat("minute", np.int64), stats,
-        cat("bin_row", np.int64), cat("bin", np.int32), cat("bin_count", np.int64),
-        cat("sample_row", np.int64), cat("sample_ms", np.float64), cat("sample_weight", np.float64),
-        cat("root_row", np.int64), cat("root_ms", np.float64), join_ids(parts["root_tid"]), cat("root_weight", np.float64),
-        cat("slow_row", np.int64), cat("slow_ms", np.float64), join_ids(parts["slow_tid"]),
+        list(keys), cat(parts["key_of"], z64), cat(parts["minute"], z64), stats,
+        cat(parts["bin_row"], z64), cat(parts["bin"], np.zeros(0, np.int32)), cat(parts["bin_count"], z64),
+        cat(parts["sample_row"], z64), cat(parts["sample_ms"], np.zeros(0)), cat(parts["sample_weight"], np.zeros(0)),
+        cat(parts["root_row"], z64), cat(parts["root_ms"], np.zeros(0)), join_ids(parts["root_tid"]), cat(parts["root_weight"], np.zeros(0)),
+        cat(parts["slow_row"], z64), cat(parts["slow_ms"], np.zeros(0)), join_ids(parts["slow_tid"]),
         list(errors_by.values()), list(rollup_by.values()), min(starts, default=0), max(ends, default=0), raw_spans, summary_rows,
-        np.concatenate(tl["from_hour"]) if tl["from_hour"] else np.zeros(0, bool),
-        np.concatenate(tl["minute"]) if tl["minute"] else np.zeros(0, np.int64), np.concatenate(tl["key_of"]) if tl["key_of"] else np.zeros(0, np.int64),
-        np.concatenate(tl["stats"]) if tl["stats"] else np.zeros((0, stats.shape[1])),
-        *(np.concatenate(tl[n]) if tl[n] else np.zeros(0, np.int64) for n in ("root_minute", "root_bin", "root_count")),
+        cat(tl["from_block"], np.zeros(0, bool)), cat(tl["minute"], z64), cat(tl["key_of"], z64),
+        cat(tl["stats"], np.zeros((0, stats.shape[1]))), cat(tl["root_minute"], z64), cat(tl["root_bin"], z64), cat(tl["root_count"], z64),
     )
